@@ -1,0 +1,48 @@
+// Shared helpers for the GoogleTest suite: per-test scratch directories, running the
+// Python reference scripts from the venv and the rsclip binary, and tensor comparison
+// that prints the max error of every tensor it checks (llm.c's test_gpt2 style).
+#pragma once
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace rsclip::testing {
+
+std::filesystem::path source_dir();
+std::filesystem::path rsclip_binary();
+
+// A fresh, empty directory for the running test: <build>/test-tmp/<suite>.<test>.
+std::filesystem::path scratch_dir();
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs a shell command; output is captured.
+CommandResult run_command(const std::string& command);
+
+// Runs `python <source>/<script> args...` with the reference venv; fails the test with the
+// script's output if it exits non-zero. Returns its output.
+std::string run_python(const std::string& script, const std::vector<std::string>& args = {});
+
+// Runs the rsclip binary with args; returns its result (no assertion on the exit code).
+CommandResult run_rsclip(const std::vector<std::string>& args);
+
+// Shell-quotes one argument.
+std::string shell_quote(const std::string& arg);
+
+struct TensorDiff {
+  double max_abs = 0, max_ref = 0, max_rel = 0;  // max_rel = max_abs / max |reference|
+};
+TensorDiff compare(const torch::Tensor& actual, const torch::Tensor& expected);
+
+// EXPECTs shapes equal and max|a-e| <= rel_tol * max|e| (+ abs_tol); prints the figures.
+void expect_close(const std::string& name, const torch::Tensor& actual, const torch::Tensor& expected,
+                  double rel_tol, double abs_tol = 0.0);
+
+}  // namespace rsclip::testing
