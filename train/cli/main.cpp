@@ -28,7 +28,24 @@ int main(int argc, char** argv) {
 
   auto commands = Command::all();
   std::sort(commands.begin(), commands.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-  for (auto& c : commands) c.setup(*app.add_subcommand(c.name));
+  for (auto& c : commands) {
+    // "bench encode" registers `encode` under a shared `bench` group.
+    const auto space = c.name.find(' ');
+    if (space == std::string::npos) {
+      c.setup(*app.add_subcommand(c.name));
+      continue;
+    }
+    const std::string group = c.name.substr(0, space);
+    CLI::App* parent = nullptr;
+    for (auto* sub : app.get_subcommands([&](CLI::App* s) { return s->get_name() == group; })) parent = sub;
+    if (!parent) {
+      parent = app.add_subcommand(group, group == "bench" ? "benchmarks (print ratios against the Python reference "
+                                                            "via scripts/bench_*.sh)"
+                                                          : "");
+      parent->require_subcommand(1);
+    }
+    c.setup(*parent->add_subcommand(c.name.substr(space + 1)));
+  }
 
   try {
     app.parse(argc, argv);

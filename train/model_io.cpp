@@ -1,0 +1,59 @@
+#include "train/model_io.h"
+
+#include "core/autocast.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/safetensors.h"
+#include "models/load_state.h"
+
+namespace rsclip::train {
+
+torch::Device parse_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  torch::Device device(torch::kCPU);
+  try {
+    device = torch::Device(name);
+  } catch (const c10::Error&) {
+    throw Error("unknown device '" + name + "'", "--device", "use cpu, cuda, cuda:N or auto");
+  }
+  if (device.is_cuda()) {
+    if (!torch::cuda::is_available()) {
+      throw Error("CUDA was asked for but no GPU is available", "--device " + name, "use --device cpu");
+    }
+    if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count())) {
+      throw Error("no such GPU", "--device " + name);
+    }
+  }
+  return device;
+}
+
+StateDict read_checkpoint(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) throw Error("checkpoint not found", path.string());
+  return load_safetensors(path);
+}
+
+models::CLIP load_model(const std::string& name_or_path, const std::string& checkpoint, bool strict,
+                        torch::Device device) {
+  models::CLIP model(models::load_model_config(name_or_path));
+  if (!checkpoint.empty()) models::load_state_dict(*model, read_checkpoint(checkpoint), strict, checkpoint);
+  model->to(device);
+  model->eval();
+  return model;
+}
+
+torch::Tensor encode_batched(const std::function<torch::Tensor(const torch::Tensor&)>& fn, const torch::Tensor& input,
+                             int64_t batch, torch::Device device, bool bf16) {
+  TORCH_CHECK(batch > 0, "batch size must be positive");
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> parts;
+  for (int64_t start = 0; start < input.size(0); start += batch) {
+    auto chunk = input.slice(0, start, std::min(start + batch, input.size(0))).to(device, /*non_blocking=*/true);
+    std::optional<AutocastScope> autocast;
+    if (bf16) autocast.emplace(device.type(), torch::kBFloat16);
+    parts.push_back(fn(chunk).to(torch::kCPU, torch::kFloat));
+  }
+  if (parts.empty()) return torch::empty({0});
+  return torch::cat(parts, 0);
+}
+
+}  // namespace rsclip::train
