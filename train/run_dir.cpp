@@ -1,0 +1,63 @@
+#include "train/run_dir.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+
+namespace rsclip::train {
+namespace fs = std::filesystem;
+
+RunDir::RunDir(fs::path root) : root_(std::move(root)) {
+  std::error_code ec;
+  for (const auto& d : {root_, checkpoints(), eval(), plots()}) {
+    fs::create_directories(d, ec);
+    if (ec) throw Error("cannot create run directory: " + ec.message(), d.string());
+  }
+}
+
+MetricsLog::MetricsLog(fs::path path) : path_(std::move(path)) {
+  file_ = std::fopen(path_.c_str(), "a");
+  if (!file_) throw Error("cannot open for appending", path_.string());
+}
+
+MetricsLog::~MetricsLog() {
+  if (file_) std::fclose(file_);
+}
+
+void MetricsLog::write(const nlohmann::json& record) {
+  const std::string line = record.dump() + "\n";
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0) {
+    throw Error("write failed (disk full?)", path_.string());
+  }
+}
+
+std::vector<nlohmann::json> MetricsLog::read(const fs::path& path) {
+  std::vector<nlohmann::json> records;
+  if (!fs::exists(path)) return records;
+  std::istringstream in(read_file(path));
+  int line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (line.empty()) continue;
+    try {
+      records.push_back(nlohmann::json::parse(line));
+    } catch (const nlohmann::json::exception&) {
+      // A run killed mid-write leaves a torn last line; anything else is corruption.
+      if (in.peek() != EOF) throw Error("invalid JSON line", fmt::format("{}:{}", path.string(), line_no));
+    }
+  }
+  return records;
+}
+
+void MetricsLog::truncate_after(const fs::path& path, int64_t step) {
+  if (!fs::exists(path)) return;
+  std::string kept;
+  for (const auto& r : read(path)) {
+    if (!r.contains("step") || r["step"].get<int64_t>() <= step) kept += r.dump() + "\n";
+  }
+  write_file_atomic(path, kept);
+}
+
+}  // namespace rsclip::train
