@@ -1,0 +1,181 @@
+#include "data/webdataset.h"
+
+#include <algorithm>
+
+namespace rsclip::data {
+
+std::optional<KeySplit> split_key(std::string_view s) {
+  // An exact port of how Python's re engine matches ^((?:.*/|)[^.]+)[.]([^/]*)$:
+  // `(?:.*/|)` is tried with the longest `.*` first (it cannot cross a '\n'), then empty;
+  // `[^.]+` must then run non-empty up to the first dot p, and nothing after p may be '/'.
+  const auto try_from = [&](std::size_t q) -> std::optional<KeySplit> {
+    if (q >= s.size() || s[q] == '.') return std::nullopt;
+    const auto p = s.find('.', q);
+    if (p == std::string_view::npos || s.find('/', p + 1) != std::string_view::npos) return std::nullopt;
+    return KeySplit{s.substr(0, p), s.substr(p + 1)};
+  };
+  const auto first_newline = s.find('\n');
+  for (auto slash = s.rfind('/'); slash != std::string_view::npos; slash = slash == 0 ? std::string_view::npos : s.rfind('/', slash - 1)) {
+    if (first_newline != std::string_view::npos && first_newline < slash) continue;
+    if (auto r = try_from(slash + 1)) return r;
+  }
+  return try_from(0);
+}
+
+const TarField* TarSample::find(std::string_view extension) const {
+  for (std::size_t i = 0; i < count; ++i)
+    if (fields[i].extension == extension) return &fields[i];
+  return nullptr;
+}
+
+TarField* TarSample::find(std::string_view extension) {
+  return const_cast<TarField*>(static_cast<const TarSample&>(*this).find(extension));
+}
+
+SampleGrouper::SampleGrouper(TarReader& reader, std::uint64_t max_member_bytes, Want want)
+    : reader_(reader), max_member_bytes_(max_member_bytes), want_(std::move(want)) {}
+
+void SampleGrouper::start_sample(std::string_view key) {
+  current_.key.assign(key);
+  current_.count = 0;
+  current_.ordinal = next_ordinal_++;
+  have_current_ = true;
+}
+
+void SampleGrouper::add_field(std::string_view extension) {
+  if (current_.count == current_.fields.size()) current_.fields.emplace_back();
+  TarField& f = current_.fields[current_.count++];
+  f.extension.assign(extension);
+  std::transform(f.extension.begin(), f.extension.end(), f.extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
+  f.size = reader_.size();
+  f.oversized = f.size > max_member_bytes_;
+  f.loaded = false;
+  f.data.clear();
+  if (!f.oversized && (!want_ || want_(f.extension))) {
+    reader_.read(f.data);
+    f.loaded = true;
+  }
+}
+
+bool SampleGrouper::next(TarSample& out) {
+  while (reader_.next()) {
+    const auto split = split_key(reader_.name());
+    if (!split) continue;
+    // Python lower-cases with str.lower(); only ASCII letters are folded here, which is
+    // what every image/text extension needs.
+    std::string_view ext = split->extension;
+    bool lower_equal_dup = false;
+    if (have_current_ && split->key == current_.key) {
+      for (std::size_t i = 0; i < current_.count && !lower_equal_dup; ++i) {
+        const auto& e = current_.fields[i].extension;
+        lower_equal_dup = e.size() == ext.size() && std::equal(e.begin(), e.end(), ext.begin(), [](char a, char b) {
+                            return a == ((b >= 'A' && b <= 'Z') ? static_cast<char>(b + 32) : b);
+                          });
+      }
+    }
+    if (have_current_ && (split->key != current_.key || lower_equal_dup)) {
+      std::swap(out, current_);
+      start_sample(split->key);
+      add_field(ext);
+      return true;
+    }
+    if (!have_current_) start_sample(split->key);
+    add_field(ext);
+  }
+  if (!have_current_) return false;
+  std::swap(out, current_);
+  have_current_ = false;
+  return true;
+}
+
+namespace {
+
+std::vector<std::string> split_alternatives(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    const auto semi = s.find(';', start);
+    std::string part = s.substr(start, semi == std::string::npos ? std::string::npos : semi - start);
+    std::transform(part.begin(), part.end(), part.begin(),
+                   [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
+    if (!part.empty()) out.push_back(std::move(part));
+    if (semi == std::string::npos) break;
+    start = semi + 1;
+  }
+  return out;
+}
+
+bool is_blank(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); });
+}
+
+TarField* choose(TarSample& s, const std::vector<std::string>& alternatives) {
+  for (const auto& ext : alternatives)
+    if (TarField* f = s.find(ext)) return f;
+  return nullptr;
+}
+
+}  // namespace
+
+FieldChoice FieldChoice::parse(const std::string& image, const std::string& text, const std::string& json) {
+  FieldChoice c{split_alternatives(image), split_alternatives(text), split_alternatives(json)};
+  if (c.image.empty()) throw Error("no image extensions given", "data.image_fields", "e.g. jpg;jpeg;png;webp");
+  if (c.text.empty()) throw Error("no text extensions given", "data.text_fields", "e.g. txt;caption");
+  return c;
+}
+
+bool FieldChoice::wanted(std::string_view extension) const {
+  const auto in = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), extension) != v.end(); };
+  return in(image) || in(text) || in(json);
+}
+
+std::optional<Fault> accept_sample(TarSample& in, const FieldChoice& choice, Sample& out) {
+  TarField* image = choose(in, choice.image);
+  if (!image) return Fault::missing_image;
+  TarField* text = choose(in, choice.text);
+  if (!text) return Fault::missing_text;
+  if (image->oversized || text->oversized) return Fault::oversized_member;
+  TORCH_CHECK(image->loaded && text->loaded, "accept_sample: chosen fields were not read");
+  const std::string_view caption(reinterpret_cast<const char*>(text->data.data()), text->data.size());
+  if (!is_valid_utf8(caption)) return Fault::bad_utf8;
+  if (is_blank(caption)) return Fault::empty_text;
+
+  out.key.swap(in.key);
+  out.image.swap(image->data);
+  out.text.assign(caption);
+  out.image_extension.assign(image->extension);
+  TarField* json = choose(in, choice.json);
+  if (json && json->loaded) out.json.assign(reinterpret_cast<const char*>(json->data.data()), json->data.size());
+  else out.json.clear();
+  return std::nullopt;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int n;
+    std::uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) n = 1, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef) n = 2, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4) n = 3, cp = c & 0x07;
+    else return false;
+    if (end - p <= n) return false;
+    for (int i = 1; i <= n; ++i) {
+      if ((p[i] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+}  // namespace rsclip::data
