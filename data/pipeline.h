@@ -71,6 +71,13 @@ class ShuffleBuffer {
     return pick(out);
   }
 
+  // Continues from a replayed state (loader_state.h): contents in order, generator, input end.
+  void restore(std::vector<T> items, const PyRandom& rng, bool input_done) {
+    buf_ = std::move(items);
+    rng_ = rng;
+    input_done_ = input_done;
+  }
+
   std::vector<T>& items() { return buf_; }
   bool input_done() const { return input_done_; }
   PyRandom& rng() { return rng_; }

@@ -14,7 +14,8 @@ namespace rsclip::data {
 
 class PyRandom {
  public:
-  explicit PyRandom(std::uint64_t seed = 0) { seed_with(seed); }
+  PyRandom() { seed_with(0); }
+  explicit PyRandom(std::uint64_t seed) { seed_with(seed); }
 
   // random.seed(n) for a non-negative integer n < 2**64.
   void seed_with(std::uint64_t seed);

@@ -1,6 +1,7 @@
 #include "data/webdataset.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace rsclip::data {
 
@@ -44,7 +45,7 @@ void SampleGrouper::start_sample(std::string_view key) {
 
 void SampleGrouper::add_field(std::string_view extension) {
   if (current_.count == current_.fields.size()) current_.fields.emplace_back();
-  TarField& f = current_.fields[current_.count++];
+  TarField& f = current_.fields[current_.count];
   f.extension.assign(extension);
   std::transform(f.extension.begin(), f.extension.end(), f.extension.begin(),
                  [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
@@ -56,36 +57,59 @@ void SampleGrouper::add_field(std::string_view extension) {
     reader_.read(f.data);
     f.loaded = true;
   }
+  ++current_.count;  // only once its bytes are in: a member that breaks off belongs to no sample
 }
 
 bool SampleGrouper::next(TarSample& out) {
-  while (reader_.next()) {
-    const auto split = split_key(reader_.name());
-    if (!split) continue;
-    // Python lower-cases with str.lower(); only ASCII letters are folded here, which is
-    // what every image/text extension needs.
-    std::string_view ext = split->extension;
-    bool lower_equal_dup = false;
-    if (have_current_ && split->key == current_.key) {
-      for (std::size_t i = 0; i < current_.count && !lower_equal_dup; ++i) {
-        const auto& e = current_.fields[i].extension;
-        lower_equal_dup = e.size() == ext.size() && std::equal(e.begin(), e.end(), ext.begin(), [](char a, char b) {
-                            return a == ((b >= 'A' && b <= 'Z') ? static_cast<char>(b + 32) : b);
-                          });
-      }
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  try {
+    bool produced = false;
+    while (step(out, produced)) {
+      if (produced) return true;
     }
-    if (have_current_ && (split->key != current_.key || lower_equal_dup)) {
-      std::swap(out, current_);
-      start_sample(split->key);
-      add_field(ext);
-      return true;
-    }
-    if (!have_current_) start_sample(split->key);
-    add_field(ext);
+  } catch (const TarError&) {
+    pending_ = false;
+    if (!have_current_ || current_.count == 0) throw;
+    error_ = std::current_exception();
   }
-  if (!have_current_) return false;
+  // End of the archive (or a break): what was assembled is the last sample.
+  if (!have_current_ || current_.count == 0) return false;
   std::swap(out, current_);
   have_current_ = false;
+  return true;
+}
+
+// Handles one member; false at the end of the archive. Sets `produced` when `out` holds a
+// finished sample.
+bool SampleGrouper::step(TarSample& out, bool& produced) {
+  if (pending_) {
+    pending_ = false;
+    add_field(pending_extension_);
+  }
+  if (!reader_.next()) return false;
+  const auto split = split_key(reader_.name());
+  if (!split) return true;
+  const std::string_view ext = split->extension;
+  // Python lower-cases with str.lower(); only ASCII letters are folded here, which is what
+  // every image/text extension needs.
+  const auto same_lowered = [&](const std::string& e) {
+    return e.size() == ext.size() && std::equal(e.begin(), e.end(), ext.begin(), [](char a, char b) {
+             return a == ((b >= 'A' && b <= 'Z') ? static_cast<char>(b + 32) : b);
+           });
+  };
+  bool repeated = false;
+  if (have_current_ && split->key == current_.key)
+    for (std::size_t i = 0; i < current_.count && !repeated; ++i) repeated = same_lowered(current_.fields[i].extension);
+  if (have_current_ && current_.count > 0 && (split->key != current_.key || repeated)) {
+    std::swap(out, current_);
+    start_sample(split->key);
+    pending_ = true;
+    pending_extension_.assign(ext);
+    produced = true;
+    return true;
+  }
+  if (!have_current_ || split->key != current_.key) start_sample(split->key);
+  add_field(ext);
   return true;
 }
 
@@ -136,13 +160,14 @@ std::optional<Fault> accept_sample(TarSample& in, const FieldChoice& choice, Sam
   TarField* text = choose(in, choice.text);
   if (!text) return Fault::missing_text;
   if (image->oversized || text->oversized) return Fault::oversized_member;
-  TORCH_CHECK(image->loaded && text->loaded, "accept_sample: chosen fields were not read");
+  TORCH_CHECK(text->loaded, "accept_sample: the caption was not read");
   const std::string_view caption(reinterpret_cast<const char*>(text->data.data()), text->data.size());
   if (!is_valid_utf8(caption)) return Fault::bad_utf8;
   if (is_blank(caption)) return Fault::empty_text;
 
   out.key.swap(in.key);
-  out.image.swap(image->data);
+  if (image->loaded) out.image.swap(image->data);
+  else out.image.clear();
   out.text.assign(caption);
   out.image_extension.assign(image->extension);
   TarField* json = choose(in, choice.json);

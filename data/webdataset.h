@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <string>
@@ -58,14 +59,17 @@ class SampleGrouper {
   using Want = std::function<bool(std::string_view extension)>;
   SampleGrouper(TarReader& reader, std::uint64_t max_member_bytes, Want want = {});
 
-  // The next sample; false at the end of the shard. A TarError propagates; the sample
-  // being assembled when it happened is dropped.
+  // The next sample; false at the end of the shard. When the archive breaks (TarError), the
+  // sample being assembled is still returned with the members read completely before the
+  // break (a member whose bytes broke off belongs to no sample, as in webdataset, whose
+  // tar iterator drops it and ends the shard); the error is thrown by the following call.
   bool next(TarSample& out);
   TarReader& reader() { return reader_; }
 
  private:
   void start_sample(std::string_view key);
   void add_field(std::string_view extension);
+  bool step(TarSample& out, bool& produced);
 
   TarReader& reader_;
   std::uint64_t max_member_bytes_;
@@ -73,6 +77,11 @@ class SampleGrouper {
   TarSample current_;
   bool have_current_ = false;
   std::uint64_t next_ordinal_ = 0;
+  // The first member of the next sample: header read, bytes read on the following call (so
+  // that a break in them cannot take the finished sample down with it).
+  bool pending_ = false;
+  std::string pending_extension_;
+  std::exception_ptr error_;
 };
 
 // Extension alternatives, parsed from "jpg;jpeg;png".
@@ -103,7 +112,8 @@ struct Sample {
 
 // Checks a grouped sample against the fault policy and moves its chosen fields into
 // `out` (swapping buffers: no copy, no allocation once warm). Returns the fault that
-// rejects it, or nullopt when accepted.
+// rejects it, or nullopt when accepted. The verdict needs the caption's bytes, not the
+// image's: an image whose bytes were skipped leaves out.image empty.
 std::optional<Fault> accept_sample(TarSample& in, const FieldChoice& choice, Sample& out);
 
 // Strict UTF-8 (RFC 3629: no overlong forms, surrogates or code points above U+10FFFF).
