@@ -184,6 +184,7 @@ Loader::Loader(const LoaderOptions& options, ProcessorSpec processor, int rank, 
   stream_settings_.queue_capacity = static_cast<std::size_t>(std::max<std::int64_t>(batch_size_, 64));
   memory_ = std::make_unique<Memory>(batch_size_, processor_.image_size, processor_.context_length);
   tasks_ = std::make_unique<BoundedQueue<Task>>(static_cast<std::size_t>(batch_size_ * (options_.prefetch + 1)));
+  identity_ = identity();
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
   log::info("data: {} shards, rank {} of {}, {} stream(s), {} workers, batch {}, {}{}", plan_->urls().size(), rank,
             world, plan_->streams(), options_.workers, batch_size_,
@@ -214,6 +215,7 @@ void Loader::stop() {
 }
 
 nlohmann::json Loader::identity() const {
+  if (!identity_.is_null()) return identity_;
   const auto& o = plan_->options();
   return {{"shards", plan_->urls().size()},
           {"shard_list_hash", fnv1a_hex(plan_->urls())},
@@ -481,7 +483,7 @@ Batch Loader::finish_batch(Job& job) const {
 LoaderState Loader::snapshot(std::int64_t next_batch, const std::deque<std::unique_ptr<Job>>& in_flight,
                              std::size_t skip_front) const {
   LoaderState st;
-  st.identity = identity();
+  st.identity = identity_;
   st.epoch = epoch_;
   st.next_batch = next_batch;
   st.cursor = cursor_;

@@ -179,6 +179,7 @@ class Loader {
   StreamSettings stream_settings_;
   std::int64_t batch_size_ = 0;
   std::int64_t batches_per_epoch_ = -1;
+  nlohmann::json identity_;  // computed once: it hashes the whole shard list
   std::unique_ptr<Memory> memory_;
   SamplePool pool_;
 

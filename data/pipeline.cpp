@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include <c10/util/Exception.h>
+
 #include "core/error.h"
 #include "core/log.h"
 

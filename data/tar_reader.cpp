@@ -7,6 +7,8 @@
 
 #include <cstring>
 
+#include <c10/util/Exception.h>
+
 #include "data/shard_spec.h"
 
 namespace rsclip::data {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include <c10/util/Exception.h>
+
 namespace rsclip::data {
 
 std::optional<KeySplit> split_key(std::string_view s) {
@@ -174,33 +176,6 @@ std::optional<Fault> accept_sample(TarSample& in, const FieldChoice& choice, Sam
   if (json && json->loaded) out.json.assign(reinterpret_cast<const char*>(json->data.data()), json->data.size());
   else out.json.clear();
   return std::nullopt;
-}
-
-bool is_valid_utf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int n;
-    std::uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) n = 1, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef) n = 2, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4) n = 3, cp = c & 0x07;
-    else return false;
-    if (end - p <= n) return false;
-    for (int i = 1; i <= n; ++i) {
-      if ((p[i] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    p += n + 1;
-  }
-  return true;
 }
 
 }  // namespace rsclip::data

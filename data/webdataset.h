@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "data/csv_reader.h"  // is_valid_utf8
 #include "data/faults.h"
 #include "data/tar_reader.h"
 
@@ -115,8 +116,5 @@ struct Sample {
 // rejects it, or nullopt when accepted. The verdict needs the caption's bytes, not the
 // image's: an image whose bytes were skipped leaves out.image empty.
 std::optional<Fault> accept_sample(TarSample& in, const FieldChoice& choice, Sample& out);
-
-// Strict UTF-8 (RFC 3629: no overlong forms, surrogates or code points above U+10FFFF).
-bool is_valid_utf8(std::string_view s);
 
 }  // namespace rsclip::data

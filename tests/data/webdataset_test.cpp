@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/data/loader_fixture.h"
 #include "tests/data/tar_fixture.h"
 #include "tests/reference/test_support.h"
 
@@ -142,6 +143,19 @@ void Reference::accepted_samples_equal_open_clip_pipeline() {
     EXPECT_EQ(keys[i], py[i]["key"].get<std::string>());
     EXPECT_EQ(texts[i], py[i]["text"].get<std::string>());
   }
+
+  // The loader itself (no shuffle, one stream) yields the same samples in the same order.
+  LoaderOptions o;
+  o.shards = shards()[1];
+  o.shuffle_buffer = 0;
+  o.shuffle_shards = false;
+  o.batch_size = 2;
+  o.image_fields = "jpg;png;jpeg;webp";
+  o.text_fields = "txt";
+  o.max_bad_fraction = 1;
+  Loader loader(o, testing::BytesProcessor::spec());
+  loader.start_epoch(0);
+  EXPECT_EQ(testing::collect(loader).keys, keys);
 }
 
 TEST(AcceptSample, FaultKindsAndFieldChoice) {
@@ -171,18 +185,6 @@ TEST(AcceptSample, FaultKindsAndFieldChoice) {
   // An oversized member nobody asked for does not matter.
   EXPECT_EQ(run({{"a.jpg", "J"}, {"a.npy", std::string(5000, 'N')}, {"a.txt", "t"}}, 4096),
             std::vector<std::string>{"ok:a:jpg:t"});
-}
-
-TEST(Utf8, StrictValidation) {
-  EXPECT_TRUE(is_valid_utf8("plain ascii"));
-  EXPECT_TRUE(is_valid_utf8("caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x9b\xb0"));
-  EXPECT_FALSE(is_valid_utf8("\xc3"));              // cut short
-  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong
-  EXPECT_FALSE(is_valid_utf8("\xe0\x80\xaf"));      // overlong
-  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate
-  EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
-  EXPECT_FALSE(is_valid_utf8("\xff"));
-  EXPECT_TRUE(is_valid_utf8(std::string_view("\0", 1)));
 }
 
 }  // namespace
