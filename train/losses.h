@@ -27,7 +27,7 @@ namespace rsclip::train {
 struct ClipLossConfig {
   bool local_loss = false;        // logits only for local rows against all ranks' columns
   bool gather_with_grad = false;  // all-gather keeps the graph (backward = reduce-scatter)
-  bool cache_labels = false;      // reuse the arange labels between steps of equal size
+  bool cache_labels = true;       // reuse the arange labels (open_clip_train's create_loss sets it)
   template <class V>
   void visit(V& v) {
     v("local_loss", local_loss);

@@ -53,13 +53,15 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups, const OptimizerConfig& conf
       decoupled_(config.name == "adamw"),
       beta1_(config.beta1),
       beta2_(config.beta2),
-      eps_(config.eps),
-      impl_(config.impl) {
+      eps_(config.eps) {
   config.validate();
+  if (config.impl == "fused") forced_ = Impl::fused;
+  else if (config.impl == "foreach") forced_ = Impl::foreach;
+  else if (config.impl == "loop") forced_ = Impl::loop;
   for (const auto& g : groups_) {
     TORCH_CHECK(g.names.size() == g.params.size(), "param group '", g.name, "': names and params differ in length");
     for (std::size_t i = 0; i < g.params.size(); ++i) {
-      if (impl_ == "fused" && !fused_kernel_exists(g.params[i])) {
+      if (forced_ == Impl::fused && !fused_kernel_exists(g.params[i])) {
         throw Error("no fused Adam kernel for parameter '" + g.names[i] + "' (" +
                         std::string(c10::toString(g.params[i].scalar_type())) + " on " + g.params[i].device().str() + ")",
                     "optim.impl", "use impl: auto to fall back to the foreach/loop implementation");
@@ -71,12 +73,14 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups, const OptimizerConfig& conf
 }
 
 Optimizer::Impl Optimizer::impl_for(const torch::Tensor& param) const {
-  if (impl_ == "fused") return Impl::fused;
-  if (impl_ == "foreach") return Impl::foreach;
-  if (impl_ == "loop") return Impl::loop;
+  if (forced_) return *forced_;
   if (fused_kernel_exists(param)) return Impl::fused;
   // torch.optim's default (_default_to_fused_or_foreach): foreach on CUDA, else one by one.
   return param.is_cuda() ? Impl::foreach : Impl::loop;
+}
+
+Optimizer build_optimizer(const StateDict& named_parameters, const OptimizerConfig& config) {
+  return Optimizer(build_param_groups(named_parameters, config), config);
 }
 
 bool Optimizer::supports_amp_scaling() const {

@@ -120,7 +120,8 @@ class Optimizer {
   void apply_schedule(const Schedule& schedule, int64_t step);
 
   // exp_avg, exp_avg_sq and step of every parameter that has state, keyed
-  // "<param name>.exp_avg" etc. (step is a float32 scalar, as torch keeps it).
+  // "<param name>.exp_avg" etc. (step is a float32 scalar, as torch keeps it). The tensors
+  // are the live state, not copies: a checkpoint writer copies them out.
   StateDict state_dict() const;
   // Restores state saved by state_dict(); unknown or mis-shaped entries are rsclip::Error.
   void load_state_dict(const StateDict& state);
@@ -142,8 +143,11 @@ class Optimizer {
   std::vector<std::vector<State>> state_;  // parallel to groups_[g].params
   bool decoupled_;                         // AdamW
   double beta1_, beta2_, eps_;
-  std::string impl_;
+  std::optional<Impl> forced_;             // config.impl; nullopt = auto
 };
+
+// The optimiser the trainer builds from model->named_parameters() and the `optim:` section.
+Optimizer build_optimizer(const StateDict& named_parameters, const OptimizerConfig& config);
 
 // torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type) with its default foreach
 // path: per-tensor norms (_foreach_norm per device/dtype), their norm, then every gradient

@@ -146,7 +146,8 @@ def dump_groups(out):
     include = lambda n, p: not exclude(n, p)
     cases = []
     for model_name, lock_image in (("ViT-B-32", False), ("ViT-B-32", True), ("RN50", False)):
-        model = open_clip.create_model(model_name)
+        with torch.device("meta"):  # names and shapes only: no weights are allocated
+            model = open_clip.create_model(model_name, device="meta")
         if lock_image:
             model.lock_image_tower(unlocked_groups=1)
         named = list(model.named_parameters())

@@ -91,6 +91,18 @@ TEST(ClipLoss, PerfectlyAlignedBatchHasSmallLossAndSymmetricLogits) {
   EXPECT_NEAR(loss.forward({eye, eye, torch::tensor(100.0)}).item<double>(), 5 * std::exp(-100.0), 1e-30);
 }
 
+TEST(ClipLoss, CachedLabelsFollowTheBatchSize) {
+  namespace F = torch::nn::functional;
+  ClipLossConfig cached, uncached;
+  uncached.cache_labels = false;
+  ClipLoss a(cached, {}), b(uncached, {});
+  for (int64_t n : {4, 6, 6, 3}) {
+    auto img = F::normalize(torch::randn({n, 8}), F::NormalizeFuncOptions().dim(-1));
+    auto txt = F::normalize(torch::randn({n, 8}), F::NormalizeFuncOptions().dim(-1));
+    EXPECT_TRUE(torch::equal(a.forward({img, txt, torch::tensor(20.0)}), b.forward({img, txt, torch::tensor(20.0)})));
+  }
+}
+
 TEST(ClipLoss, DistributedNeedsAGather) {
   LossCollectives c;
   c.world_size = 2;

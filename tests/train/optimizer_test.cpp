@@ -57,7 +57,7 @@ Run make_run(const AdamDump& d, const std::string& name, const std::string& impl
   cfg.beta1 = 0.9;
   cfg.beta2 = 0.98;
   cfg.eps = 1e-6;
-  r.opt = std::make_unique<Optimizer>(build_param_groups(r.params, cfg), cfg);
+  r.opt = std::make_unique<Optimizer>(build_optimizer(r.params, cfg));
   return r;
 }
 
@@ -105,6 +105,8 @@ struct AdamCase {
   bool scaled, bitwise;
   double tol;
 };
+
+void PrintTo(const AdamCase& c, std::ostream* os) { *os << c.optimizer << " " << c.impl << " vs " << c.ref_run; }
 
 class AdamReference : public ::testing::TestWithParam<AdamCase> {};
 
