@@ -9,17 +9,16 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Autograd contexts store IValues; the runtime travels through them as an address (it
-// outlives the graph, see the header).
+// Function::apply passes tensors and plain values, and contexts store IValues: the runtime
+// travels as its address (it outlives the graph, see the header).
 int64_t to_handle(Distributed& dist) { return static_cast<int64_t>(reinterpret_cast<intptr_t>(&dist)); }
-Distributed& from_handle(const AutogradContext* ctx) {
-  return *reinterpret_cast<Distributed*>(static_cast<intptr_t>(ctx->saved_data.at("dist").toInt()));
-}
+Distributed& from_handle(int64_t handle) { return *reinterpret_cast<Distributed*>(static_cast<intptr_t>(handle)); }
+Distributed& from_handle(const AutogradContext* ctx) { return from_handle(ctx->saved_data.at("dist").toInt()); }
 
 struct AllGather : torch::autograd::Function<AllGather> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& tensor, int64_t dist) {
     ctx->saved_data["dist"] = dist;
-    return reinterpret_cast<Distributed*>(static_cast<intptr_t>(dist))->all_gather(tensor);
+    return from_handle(dist).all_gather(tensor);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     return {from_handle(ctx).reduce_scatter_sum(grads[0]), torch::Tensor()};
@@ -50,8 +49,7 @@ struct NeighbourExchange : torch::autograd::Function<NeighbourExchange> {
     ctx->saved_data["dist"] = dist;
     ctx->saved_data["from"] = from_rank;
     ctx->saved_data["to"] = to_rank;
-    auto& d = *reinterpret_cast<Distributed*>(static_cast<intptr_t>(dist));
-    return exchange(d, static_cast<int>(from_rank), static_cast<int>(to_rank), tensor);
+    return exchange(from_handle(dist), static_cast<int>(from_rank), static_cast<int>(to_rank), tensor);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const int from_rank = static_cast<int>(ctx->saved_data.at("from").toInt());
@@ -68,9 +66,8 @@ struct NeighbourExchangeBidir : torch::autograd::Function<NeighbourExchangeBidir
     ctx->saved_data["dist"] = dist;
     ctx->saved_data["left"] = left_rank;
     ctx->saved_data["right"] = right_rank;
-    auto& d = *reinterpret_cast<Distributed*>(static_cast<intptr_t>(dist));
-    auto [from_right, from_left] =
-        exchange_bidir(d, static_cast<int>(left_rank), static_cast<int>(right_rank), to_left, to_right);
+    auto [from_right, from_left] = exchange_bidir(from_handle(dist), static_cast<int>(left_rank),
+                                                  static_cast<int>(right_rank), to_left, to_right);
     return {from_right, from_left};
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {

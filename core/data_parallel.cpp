@@ -63,13 +63,14 @@ struct DataParallel::State {
 
   // Buckets start strictly in order, so every rank issues the same collectives in the
   // same sequence whatever order its gradients arrive in.
-  void launch_ready() {
+  void launch_ready(bool in_backward) {
     while (next_launch < buckets.size() && buckets[next_launch].pending == 0) {
       auto& bucket = buckets[next_launch++];
       bucket.flat.div_(dist->world_size());
       bucket.work = dist->all_reduce_async(bucket.flat);
       stats.bytes_reduced += bucket.flat.numel() * bucket.flat.element_size();
       ++stats.buckets_reduced;
+      if (in_backward) ++stats.buckets_overlapped;
     }
   }
 
@@ -82,7 +83,7 @@ struct DataParallel::State {
                 "inside no_sync()");
     torch::NoGradGuard no_grad;
     stage(slot);
-    launch_ready();
+    launch_ready(true);
   }
 };
 
@@ -189,7 +190,7 @@ void DataParallel::synchronize() {
       if (!s.slots[i].ready) s.stage(s.slots[i]);
     }
   }
-  s.launch_ready();
+  s.launch_ready(false);
   const auto start = std::chrono::steady_clock::now();
   for (auto& bucket : s.buckets) bucket.work.wait();
   s.stats.wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -37,6 +37,7 @@ namespace rsclip {
 struct DataParallelStats {
   int64_t bytes_reduced = 0;    // gradient bytes all-reduced (frozen parameters never count)
   int64_t buckets_reduced = 0;  // bucket all-reduces started
+  int64_t buckets_overlapped = 0;  // ... of which from a gradient hook, while backward ran
   int64_t bytes_broadcast = 0;  // parameter bytes broadcast from rank 0 at start
   int64_t syncs = 0;            // synchronize() calls that reduced
   double wait_seconds = 0;      // time synchronize() spent waiting: communication not hidden

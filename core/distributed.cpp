@@ -3,6 +3,7 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -93,9 +94,12 @@ void Distributed::join() {
   try {
     tcp = c10::make_intrusive<c10d::TCPStore>(env_.master_addr, options);
   } catch (const std::exception& e) {
-    throw Error(fmt::format("rank {} of {} could not join: {}", env_.rank, env_.world_size, e.what()), where,
-                "start all WORLD_SIZE processes within distributed.init_timeout_s, and check that MASTER_ADDR "
-                "is reachable and MASTER_PORT free on the rank-0 host");
+    std::string hint =
+        "start all " + std::to_string(env_.world_size) +
+        " processes within distributed.init_timeout_s, and check that MASTER_ADDR is reachable and MASTER_PORT "
+        "free on its host";
+    if (env_.launcher == LaunchEnv::Launcher::slurm) hint += "; under SLURM start rsclip with srun, one task per GPU";
+    throw Error(fmt::format("rank {} of {} could not join: {}", env_.rank, env_.world_size, e.what()), where, hint);
   }
   // A torchrun agent's store outlives restarts: this attempt's keys get their own prefix.
   store_ = c10::make_intrusive<c10d::PrefixStore>("rsclip/" + std::to_string(env_.restart_count) + "/", tcp);
@@ -109,21 +113,23 @@ void Distributed::join() {
   monitor.shutdown = timeout();
   monitor.hosts_store = options.isServer;
   monitor.store_host = env_.agent_store ? "the torchrun agent" : "rank 0";
-  // Runs on the watchdog thread; reads backend_ only after join() has set it.
+  // Runs on the watchdog thread, possibly while backend_ is still being built.
   monitor_ = std::make_unique<FailureMonitor>(store_, monitor, [this] {
-    if (backend_name_ == "nccl" && backend_.defined()) backend_->abort();
+    if (auto* backend = abortable_.load()) backend->abort();
   });
 
   try {
     backend_ = detail::make_backend(backend_name_, c10::make_intrusive<c10d::PrefixStore>("pg/", store_), env_.rank,
                                     env_.world_size, timeout(), env_.local_rank);
-  } catch (const Error&) {
-    report_failure("could not create the process group");
+  } catch (const Error& e) {
+    report_failure(e.what());
     throw;
   } catch (const std::exception& e) {
     report_failure(e.what());
     throw Error(fmt::format("could not create the {} process group: {}", backend_name_, e.what()), where);
   }
+  // NCCL must be aborted for blocked kernels to return; Gloo's abort() does nothing.
+  if (backend_name_ == "nccl") abortable_ = backend_.get();
   log::info("distributed: rank {}/{} (local {}/{}), backend {}, launched by {}", env_.rank, env_.world_size,
             env_.local_rank, env_.local_world_size, backend_name_, env_.launcher_name());
 }
@@ -144,6 +150,7 @@ Distributed::~Distributed() {
   } catch (const std::exception& e) {
     log::warn("process group shutdown: {}", e.what());
   }
+  abortable_ = nullptr;
   backend_.reset();
   monitor_.reset();
 }
@@ -152,7 +159,7 @@ void Distributed::report_failure(const std::string& message) noexcept {
   if (!monitor_) return;
   monitor_->report(message);
   try {
-    if (backend_name_ == "nccl" && backend_.defined()) backend_->abort();
+    if (auto* backend = abortable_.load()) backend->abort();
   } catch (const std::exception& e) {
     log::error("aborting the NCCL process group failed: {}", e.what());
   }

@@ -20,6 +20,7 @@
 #include <torch/csrc/distributed/c10d/Store.hpp>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -153,6 +154,7 @@ class Distributed {
   torch::Device device_{torch::kCPU};
   c10::intrusive_ptr<c10d::Store> store_;  // this run's keys (prefixed by attempt)
   c10::intrusive_ptr<c10d::Backend> backend_;
+  std::atomic<c10d::Backend*> abortable_{nullptr};  // backend_ once built, when abort() means something
   std::unique_ptr<FailureMonitor> monitor_;
 };
 

@@ -11,6 +11,7 @@
 //   fail       a few all-reduces, then --fail-rank throws (--mode throw) or dies (exit)
 //   check      one all-reduce; prints the launch variables (torchrun/SLURM launch test)
 //   bench      all-reduce bandwidth over sizes (prints a table; writes nothing)
+//   overlap    step time of an MLP with buckets started in vs after backward (prints)
 // Exit status 0 on success, 1 with "dist_worker: error: ..." on stderr otherwise.
 #include <unistd.h>
 
@@ -155,10 +156,49 @@ void run_train(const Args& args, const std::shared_ptr<Distributed>& dist) {
   out.insert("losses", torch::cat(losses));
   out.insert("stats.bytes_reduced", torch::tensor({ddp.stats().bytes_reduced}));
   out.insert("stats.buckets_reduced", torch::tensor({ddp.stats().buckets_reduced}));
+  out.insert("stats.buckets_overlapped", torch::tensor({ddp.stats().buckets_overlapped}));
   out.insert("stats.buckets", torch::tensor({static_cast<int64_t>(ddp.buckets().size())}));
   out.insert("stats.trainable_numel", torch::tensor({ddp.trainable_numel()}));
   out.insert("stats.frozen_numel", torch::tensor({ddp.frozen_numel()}));
   write_result(args, *dist, out);
+}
+
+// An MLP of --layers x --width^2 weights: step time with buckets started from the hooks
+// (overlapped with backward) against all buckets started after backward (no_sync, then
+// synchronize), and how long synchronize() waited in each case.
+void run_overlap(const Args& args, const std::shared_ptr<Distributed>& dist) {
+  const int64_t width = static_cast<int64_t>(args.number("width", 1024));
+  const int layers = static_cast<int>(args.number("layers", 8));
+  const int steps = static_cast<int>(args.number("steps", 5));
+  torch::manual_seed(1);
+  torch::nn::Sequential mlp;
+  for (int l = 0; l < layers; ++l) {
+    mlp->push_back(torch::nn::Linear(width, width));
+    mlp->push_back(torch::nn::Tanh());
+  }
+  rsclip::DataParallel ddp(dist, mlp->named_parameters(), args.number("bucket-mb", 25));
+  auto x = torch::randn({static_cast<int64_t>(args.number("batch", 256)), width});
+  for (const bool overlapped : {true, false, true, false}) {
+    double step_s = 0, wait_s = 0;
+    for (int step = 0; step < steps; ++step) {
+      const double wait_before = ddp.stats().wait_seconds;
+      const auto start = std::chrono::steady_clock::now();
+      {
+        auto guard = overlapped ? rsclip::DataParallel::NoSync{} : ddp.no_sync();
+        mlp->forward(x).pow(2).mean().backward();
+      }
+      ddp.synchronize();
+      step_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      wait_s += ddp.stats().wait_seconds - wait_before;
+      for (auto& p : mlp->parameters()) p.mutable_grad() = torch::Tensor();
+    }
+    if (dist->is_primary()) {
+      std::printf("%-26s %d buckets, %.1f MB: step %.1f ms, synchronize waited %.1f ms\n",
+                  overlapped ? "started in backward:" : "started after backward:",
+                  static_cast<int>(ddp.buckets().size()), ddp.trainable_numel() * 4 / 1e6, 1e3 * step_s / steps,
+                  1e3 * wait_s / steps);
+    }
+  }
 }
 
 // Rank r sends (r + 1) * ones; the receiver weights what it got by 10 * (its rank + 1).
@@ -243,6 +283,7 @@ int main(int argc, char** argv) {
       else if (args.scenario == "fail") run_fail(args, *dist);
       else if (args.scenario == "check") run_check(*dist);
       else if (args.scenario == "bench") run_bench(args, *dist);
+      else if (args.scenario == "overlap") run_overlap(args, dist);
       else throw rsclip::Error("unknown scenario '" + args.scenario + "'");
     });
     return 0;

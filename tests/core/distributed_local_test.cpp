@@ -97,6 +97,26 @@ TEST(DistributedLocal, OneRankDataParallel) {
     expect_close(item.key(), model->named_parameters()[item.key()].grad(), item.value().grad(), 1e-6);
   }
   EXPECT_EQ(ddp.stats().bytes_reduced, ddp.trainable_numel() * 4);
+  // Every parameter got its gradient in backward, so every bucket started there.
+  EXPECT_EQ(ddp.stats().buckets_overlapped, static_cast<int64_t>(ddp.buckets().size()));
+
+  // Gradients accumulated under no_sync() are reduced by the next synchronize(), which then
+  // starts every bucket itself.
+  toy::zero_grad(model);
+  {
+    auto guard = ddp.no_sync();
+    auto [i, t] = model->forward(batch.images, batch.texts);
+    toy::clip_loss(*dist, i, t, model->logit_scale, true, false).backward();
+  }
+  EXPECT_EQ(ddp.stats().buckets_reduced, static_cast<int64_t>(ddp.buckets().size()));
+  ddp.synchronize();
+  EXPECT_EQ(ddp.stats().buckets_reduced, 2 * static_cast<int64_t>(ddp.buckets().size()));
+  EXPECT_EQ(ddp.stats().buckets_overlapped, static_cast<int64_t>(ddp.buckets().size()));
+  for (const auto& item : reference->named_parameters()) {
+    if (item.value().requires_grad()) {
+      expect_close("no_sync " + item.key(), model->named_parameters()[item.key()].grad(), item.value().grad(), 1e-6);
+    }
+  }
 
   // A second backward without synchronize() or no_sync() is a usage error, not a silent
   // double count.
@@ -108,6 +128,24 @@ TEST(DistributedLocal, OneRankDataParallel) {
     ADD_FAILURE() << "second gradient accepted";
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what()).find("second gradient before synchronize()"), std::string::npos) << e.what();
+  }
+}
+
+TEST(DistributedLocal, MissingRanksAtStartUpAreAClearError) {
+  LaunchEnv env;
+  env.launcher = LaunchEnv::Launcher::torchrun;
+  env.world_size = 2;
+  env.local_world_size = 2;
+  env.master_addr = "127.0.0.1";
+  env.master_port = free_port();
+  DistributedConfig config;
+  config.init_timeout_s = 1;
+  try {
+    Distributed::create(config, env, torch::kCPU);
+    ADD_FAILURE() << "rank 0 of 2 started alone";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rank 0 of 2 could not join"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("start all 2 processes"), std::string::npos) << e.what();
   }
 }
 

@@ -136,6 +136,8 @@ void expect_training_matches(bool local_loss, int accum, const std::string& zero
     EXPECT_EQ(got["stats.bytes_reduced"].item<int64_t>(), steps * trainable * 4)
         << "no_sync must skip the all-reduce of non-final micro-batches";
     EXPECT_EQ(got["stats.buckets_reduced"].item<int64_t>(), steps * got["stats.buckets"].item<int64_t>());
+    EXPECT_EQ(got["stats.buckets_overlapped"].item<int64_t>(), steps * got["stats.buckets"].item<int64_t>())
+        << "every bucket should start from a gradient hook, during backward";
   }
 }
 
