@@ -1,5 +1,5 @@
-// The NCCL path with one rank per process: needs a GPU (skipped, saying so, without one).
-// Several GPUs: also two NCCL ranks against the single-process result.
+// The NCCL path as a one-rank group (torchrun --nproc-per-node 1 on a GPU): needs a GPU and
+// is skipped, saying so, without one.
 #include <gtest/gtest.h>
 
 #include "core/collectives_autograd.h"
