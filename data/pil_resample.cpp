@@ -1,0 +1,261 @@
+// Pillow's resampling (see pil_resample.h for the exact rules reproduced here).
+// Floating-point expressions are written in Pillow's order of operations; the build must
+// not contract them into FMAs (it does not: no -march/-mfma), or kernels could differ in
+// the last bit.
+#include "data/pil_resample.h"
+
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace rsclip::data {
+namespace {
+
+constexpr int kPrecisionBits = 32 - 8 - 2;  // Resample.c PRECISION_BITS
+
+double bicubic(double x) {  // a = -0.5
+  constexpr double a = -0.5;
+  if (x < 0.0) x = -x;
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0.0;
+}
+
+double bilinear(double x) {
+  if (x < 0.0) x = -x;
+  if (x < 1.0) return 1.0 - x;
+  return 0.0;
+}
+
+inline std::uint8_t clip8(std::int32_t v) {
+  v >>= kPrecisionBits;  // arithmetic shift, as Pillow's clip8 table lookup
+  return static_cast<std::uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+inline int clip8_int(int v) { return v <= 0 ? 0 : v < 256 ? v : 255; }
+
+// Resample.c ROUND_UP, then the 16bpc store: low and high byte each clipped to 0..255.
+inline std::uint16_t store16(double ss) {
+  const int v = static_cast<int>(ss >= 0.0 ? ss + 0.5F : ss - 0.5F);
+  return static_cast<std::uint16_t>(clip8_int(v % 256) | (clip8_int(v >> 8) << 8));
+}
+
+template <int C>
+void horizontal_8bpc(const cv::Mat& src, int row0, int rows, const AxisKernel& k, int x0, int width, cv::Mat& dst) {
+  for (int r = 0; r < rows; ++r) {
+    const std::uint8_t* s = src.ptr<std::uint8_t>(row0 + r);
+    std::uint8_t* d = dst.ptr<std::uint8_t>(r);
+    for (int xx = 0; xx < width; ++xx) {
+      const int x = x0 + xx;
+      const std::int32_t* w = &k.fixed[static_cast<std::size_t>(x) * k.ksize];
+      const std::uint8_t* p = s + static_cast<std::size_t>(k.first[x]) * C;
+      std::int32_t acc[C];
+      for (int c = 0; c < C; ++c) acc[c] = 1 << (kPrecisionBits - 1);
+      for (int i = 0, n = k.count[x]; i < n; ++i) {
+        for (int c = 0; c < C; ++c) acc[c] += p[i * C + c] * w[i];
+      }
+      for (int c = 0; c < C; ++c) d[xx * C + c] = clip8(acc[c]);
+    }
+  }
+}
+
+void vertical_8bpc(const cv::Mat& src, int row_offset, const AxisKernel& k, int y0, int height, cv::Mat& dst,
+                   std::vector<std::int32_t>& acc) {
+  const int n = src.cols * src.channels();
+  acc.resize(static_cast<std::size_t>(n));
+  for (int yy = 0; yy < height; ++yy) {
+    const int y = y0 + yy;
+    const std::int32_t* w = &k.fixed[static_cast<std::size_t>(y) * k.ksize];
+    std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
+    std::int32_t* a = acc.data();
+    for (int i = 0, count = k.count[y]; i < count; ++i) {
+      const std::uint8_t* s = src.ptr<std::uint8_t>(k.first[y] - row_offset + i);
+      const std::int32_t wi = w[i];
+      for (int j = 0; j < n; ++j) a[j] += s[j] * wi;
+    }
+    std::uint8_t* d = dst.ptr<std::uint8_t>(yy);
+    for (int j = 0; j < n; ++j) d[j] = clip8(a[j]);
+  }
+}
+
+void horizontal_16bpc(const cv::Mat& src, int row0, int rows, const AxisKernel& k, int x0, int width, cv::Mat& dst) {
+  for (int r = 0; r < rows; ++r) {
+    const std::uint16_t* s = src.ptr<std::uint16_t>(row0 + r);
+    std::uint16_t* d = dst.ptr<std::uint16_t>(r);
+    for (int xx = 0; xx < width; ++xx) {
+      const int x = x0 + xx;
+      const double* w = &k.weights[static_cast<std::size_t>(x) * k.ksize];
+      double ss = 0.0;
+      for (int i = 0, n = k.count[x]; i < n; ++i) ss += s[k.first[x] + i] * w[i];
+      d[xx] = store16(ss);
+    }
+  }
+}
+
+void vertical_16bpc(const cv::Mat& src, int row_offset, const AxisKernel& k, int y0, int height, cv::Mat& dst) {
+  for (int yy = 0; yy < height; ++yy) {
+    const int y = y0 + yy;
+    const double* w = &k.weights[static_cast<std::size_t>(y) * k.ksize];
+    std::uint16_t* d = dst.ptr<std::uint16_t>(yy);
+    for (int x = 0; x < src.cols; ++x) {
+      double ss = 0.0;
+      for (int i = 0, n = k.count[y]; i < n; ++i) ss += src.ptr<std::uint16_t>(k.first[y] - row_offset + i)[x] * w[i];
+      d[x] = store16(ss);
+    }
+  }
+}
+
+}  // namespace
+
+ResampleFilter parse_resample_filter(const std::string& name) {
+  if (name == "bicubic") return ResampleFilter::bicubic;
+  if (name == "bilinear") return ResampleFilter::bilinear;
+  if (name == "nearest") return ResampleFilter::nearest;
+  throw Error("unknown interpolation '" + name + "'", "interpolation", "use bicubic, bilinear or nearest");
+}
+
+void build_axis_kernel(int in_size, int out_size, ResampleFilter filter, AxisKernel& k) {
+  TORCH_CHECK(in_size > 0 && out_size > 0 && filter != ResampleFilter::nearest, "bad resample kernel request");
+  const double support_base = filter == ResampleFilter::bicubic ? 2.0 : 1.0;
+  double (*fn)(double) = filter == ResampleFilter::bicubic ? bicubic : bilinear;
+  // precompute_coeffs: in1 - in0 is computed in float (box coordinates are floats).
+  const double scale = static_cast<double>(static_cast<float>(in_size) - 0.0F) / out_size;
+  const double filterscale = scale < 1.0 ? 1.0 : scale;
+  const double support = support_base * filterscale;
+  k.in_size = in_size;
+  k.out_size = out_size;
+  k.filter = filter;
+  k.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
+  k.first.assign(static_cast<std::size_t>(out_size), 0);
+  k.count.assign(static_cast<std::size_t>(out_size), 0);
+  k.weights.assign(static_cast<std::size_t>(out_size) * k.ksize, 0.0);
+  k.fixed.assign(k.weights.size(), 0);
+  for (int xx = 0; xx < out_size; ++xx) {
+    const double center = 0.0 + (xx + 0.5) * scale;
+    const double ss = 1.0 / filterscale;
+    int xmin = static_cast<int>(center - support + 0.5);
+    if (xmin < 0) xmin = 0;
+    int xmax = static_cast<int>(center + support + 0.5);
+    if (xmax > in_size) xmax = in_size;
+    xmax -= xmin;
+    double* w = &k.weights[static_cast<std::size_t>(xx) * k.ksize];
+    double ww = 0.0;
+    for (int x = 0; x < xmax; ++x) {
+      const double v = fn((x + xmin - center + 0.5) * ss);
+      w[x] = v;
+      ww += v;
+    }
+    for (int x = 0; x < xmax; ++x) {
+      if (ww != 0.0) w[x] /= ww;
+    }
+    k.first[xx] = xmin;
+    k.count[xx] = xmax;
+  }
+  for (std::size_t i = 0; i < k.weights.size(); ++i) {  // normalize_coeffs_8bpc
+    const double v = k.weights[i];
+    k.fixed[i] = v < 0 ? static_cast<std::int32_t>(-0.5 + v * (1 << kPrecisionBits))
+                       : static_cast<std::int32_t>(0.5 + v * (1 << kPrecisionBits));
+  }
+}
+
+const AxisKernel& PilResizer::kernel(int in_size, int out_size, ResampleFilter filter) {
+  for (std::size_t i = 0; i < cache_.size(); ++i) {
+    const AxisKernel& k = *cache_[i];
+    if (k.in_size == in_size && k.out_size == out_size && k.filter == filter) {
+      std::rotate(cache_.begin(), cache_.begin() + static_cast<std::ptrdiff_t>(i), cache_.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      return *cache_.front();
+    }
+  }
+  if (cache_.size() < kCacheSize) {
+    cache_.insert(cache_.begin(), std::make_unique<AxisKernel>());
+  } else {  // reuse the least recently used entry's buffers
+    std::rotate(cache_.begin(), cache_.end() - 1, cache_.end());
+  }
+  build_axis_kernel(in_size, out_size, filter, *cache_.front());
+  return *cache_.front();
+}
+
+void PilResizer::resize_nearest(const cv::Mat& src, cv::Size out_size, cv::Rect window, cv::Mat& dst) {
+  // ImagingScaleAffine with a = (in/out, 0, 0, 0, in/out, 0): positions accumulate in double.
+  const double ax = static_cast<double>(static_cast<float>(src.cols)) / out_size.width;
+  const double ay = static_cast<double>(static_cast<float>(src.rows)) / out_size.height;
+  index_.resize(static_cast<std::size_t>(window.width));
+  double xo = 0.0 + ax * 0.5;
+  for (int x = 0; x < window.x + window.width; ++x, xo += ax) {
+    if (x >= window.x) index_[x - window.x] = std::min(static_cast<int>(xo), src.cols - 1);
+  }
+  const std::size_t esz = src.elemSize();
+  double yo = 0.0 + ay * 0.5;
+  for (int y = 0; y < window.y; ++y) yo += ay;
+  for (int yy = 0; yy < window.height; ++yy, yo += ay) {
+    const std::uint8_t* s = src.ptr<std::uint8_t>(std::min(static_cast<int>(yo), src.rows - 1));
+    std::uint8_t* d = dst.ptr<std::uint8_t>(yy);
+    for (int xx = 0; xx < window.width; ++xx) std::memcpy(d + xx * esz, s + index_[xx] * esz, esz);
+  }
+}
+
+void PilResizer::resize(const cv::Mat& src, cv::Size out_size, ResampleFilter filter, cv::Rect window, cv::Mat& dst) {
+  TORCH_CHECK(!src.empty() && src.dims == 2, "PilResizer: empty input");
+  TORCH_CHECK((src.depth() == CV_8U && src.channels() <= 4) || src.type() == CV_16UC1, "PilResizer: unsupported type");
+  TORCH_CHECK(window.x >= 0 && window.y >= 0 && window.width > 0 && window.height > 0 &&
+                  window.x + window.width <= out_size.width && window.y + window.height <= out_size.height,
+              "PilResizer: window outside the output");
+  dst.create(window.height, window.width, src.type());
+  const bool need_h = out_size.width != src.cols;
+  const bool need_v = out_size.height != src.rows;
+  if (!need_h && !need_v) {  // Image.resize returns a copy
+    src(window).copyTo(dst);
+    return;
+  }
+  if (filter == ResampleFilter::nearest) {
+    resize_nearest(src, out_size, window, dst);
+    return;
+  }
+  const bool wide = src.depth() == CV_16U;
+  const AxisKernel* kv = need_v ? &kernel(src.rows, out_size.height, filter) : nullptr;
+  // Input rows the vertical pass reads for the window (Pillow reads ybox_first..ybox_last for
+  // the whole image; only these rows matter for the window).
+  int row0 = window.y, rows = window.height;
+  if (need_v) {
+    const int last = window.y + window.height - 1;
+    row0 = kv->first[window.y];
+    rows = kv->first[last] + kv->count[last] - row0;
+  }
+  const cv::Mat* vin = &src;
+  int row_offset = 0;
+  if (need_h) {
+    const AxisKernel& kh = kernel(src.cols, out_size.width, filter);
+    tmp_.create(rows, window.width, src.type());
+    if (wide) {
+      horizontal_16bpc(src, row0, rows, kh, window.x, window.width, tmp_);
+    } else {
+      switch (src.channels()) {
+        case 1: horizontal_8bpc<1>(src, row0, rows, kh, window.x, window.width, tmp_); break;
+        case 2: horizontal_8bpc<2>(src, row0, rows, kh, window.x, window.width, tmp_); break;
+        case 3: horizontal_8bpc<3>(src, row0, rows, kh, window.x, window.width, tmp_); break;
+        default: horizontal_8bpc<4>(src, row0, rows, kh, window.x, window.width, tmp_); break;
+      }
+    }
+    vin = &tmp_;
+    row_offset = row0;
+  }
+  if (!need_v) {
+    if (need_h) {
+      tmp_.copyTo(dst);
+    }
+    return;
+  }
+  // Without a horizontal pass the vertical pass reads the window's columns of the source.
+  const cv::Mat columns = need_h ? *vin : src(cv::Rect(window.x, 0, window.width, src.rows));
+  if (wide) {
+    vertical_16bpc(columns, row_offset, *kv, window.y, window.height, dst);
+  } else {
+    vertical_8bpc(columns, row_offset, *kv, window.y, window.height, dst, acc_);
+  }
+}
+
+}  // namespace rsclip::data
