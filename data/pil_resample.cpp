@@ -10,6 +10,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "core/error.h"
 
 namespace rsclip::data {
@@ -44,43 +48,93 @@ inline std::uint16_t store16(double ss) {
   return static_cast<std::uint16_t>(clip8_int(v % 256) | (clip8_int(v >> 8) << 8));
 }
 
+// ---- 8-bit row kernels: Pillow's loops, and an AVX2 version of each for x86-64 CPUs that
+// have it (exact int32 arithmetic and the same clamping, so the results are identical).
+
 template <int C>
-void horizontal_8bpc(const cv::Mat& src, int row0, int rows, const AxisKernel& k, int x0, int width, cv::Mat& dst) {
-  for (int r = 0; r < rows; ++r) {
-    const std::uint8_t* s = src.ptr<std::uint8_t>(row0 + r);
-    std::uint8_t* d = dst.ptr<std::uint8_t>(r);
-    for (int xx = 0; xx < width; ++xx) {
-      const int x = x0 + xx;
-      const std::int32_t* w = &k.fixed[static_cast<std::size_t>(x) * k.ksize];
-      const std::uint8_t* p = s + static_cast<std::size_t>(k.first[x]) * C;
-      std::int32_t acc[C];
-      for (int c = 0; c < C; ++c) acc[c] = 1 << (kPrecisionBits - 1);
-      for (int i = 0, n = k.count[x]; i < n; ++i) {
-        for (int c = 0; c < C; ++c) acc[c] += p[i * C + c] * w[i];
-      }
-      for (int c = 0; c < C; ++c) d[xx * C + c] = clip8(acc[c]);
+void horizontal_row_scalar(const std::uint8_t* s, const AxisKernel& k, int x0, int width, std::uint8_t* d) {
+  for (int xx = 0; xx < width; ++xx) {
+    const int x = x0 + xx;
+    const std::int32_t* w = &k.fixed[static_cast<std::size_t>(x) * k.ksize];
+    const std::uint8_t* p = s + static_cast<std::size_t>(k.first[x]) * C;
+    std::int32_t acc[C];
+    for (int c = 0; c < C; ++c) acc[c] = 1 << (kPrecisionBits - 1);
+    for (int i = 0, n = k.count[x]; i < n; ++i) {
+      for (int c = 0; c < C; ++c) acc[c] += p[i * C + c] * w[i];
     }
+    for (int c = 0; c < C; ++c) d[xx * C + c] = clip8(acc[c]);
   }
 }
 
-void vertical_8bpc(const cv::Mat& src, int row_offset, const AxisKernel& k, int y0, int height, cv::Mat& dst,
-                   std::vector<std::int32_t>& acc) {
-  const int n = src.cols * src.channels();
-  acc.resize(static_cast<std::size_t>(n));
-  for (int yy = 0; yy < height; ++yy) {
-    const int y = y0 + yy;
-    const std::int32_t* w = &k.fixed[static_cast<std::size_t>(y) * k.ksize];
-    std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
-    std::int32_t* a = acc.data();
-    for (int i = 0, count = k.count[y]; i < count; ++i) {
-      const std::uint8_t* s = src.ptr<std::uint8_t>(k.first[y] - row_offset + i);
-      const std::int32_t wi = w[i];
-      for (int j = 0; j < n; ++j) a[j] += s[j] * wi;
-    }
-    std::uint8_t* d = dst.ptr<std::uint8_t>(yy);
-    for (int j = 0; j < n; ++j) d[j] = clip8(a[j]);
+void vertical_row_scalar(const std::uint8_t* const* rows, const std::int32_t* w, int taps, int n, std::uint8_t* out) {
+  for (int j = 0; j < n; ++j) {
+    std::int32_t acc = 1 << (kPrecisionBits - 1);
+    for (int i = 0; i < taps; ++i) acc += rows[i][j] * w[i];
+    out[j] = clip8(acc);
   }
 }
+
+#if defined(__x86_64__)
+bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+
+// 3 or 4 channels. The source row is first widened to 4 int32 lanes per pixel (`wide`, 4 x
+// src_width), so that each tap is one multiply-add of a whole pixel; for 3 channels lane 3
+// holds the next pixel's first channel and is never stored.
+__attribute__((target("avx2"))) void horizontal_row_avx2(const std::uint8_t* s, int src_width, int channels,
+                                                          const AxisKernel& k, int x0, int width, std::uint8_t* d,
+                                                          std::int32_t* wide) {
+  int x = 0;
+  for (; x + 1 < src_width; ++x) {  // a 4-byte load at pixel x stays inside the row
+    std::int32_t four;
+    std::memcpy(&four, s + channels * x, 4);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(wide + 4 * x), _mm_cvtepu8_epi32(_mm_cvtsi32_si128(four)));
+  }
+  for (; x < src_width; ++x) {
+    for (int c = 0; c < 4; ++c) wide[4 * x + c] = c < channels ? s[channels * x + c] : 0;
+  }
+  const __m128i half = _mm_set1_epi32(1 << (kPrecisionBits - 1));
+  for (int xx = 0; xx < width; ++xx) {
+    const int xo = x0 + xx;
+    const std::int32_t* w = &k.fixed[static_cast<std::size_t>(xo) * k.ksize];
+    const std::int32_t* p = wide + 4 * k.first[xo];
+    __m128i acc = half;
+    for (int i = 0, n = k.count[xo]; i < n; ++i) {
+      const __m128i px = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 4 * i));
+      acc = _mm_add_epi32(acc, _mm_mullo_epi32(px, _mm_set1_epi32(w[i])));
+    }
+    acc = _mm_srai_epi32(acc, kPrecisionBits);
+    const __m128i bytes = _mm_packus_epi16(_mm_packus_epi32(acc, acc), _mm_setzero_si128());  // clamp to 0..255
+    const std::uint32_t packed = static_cast<std::uint32_t>(_mm_cvtsi128_si32(bytes));
+    std::memcpy(d + xx * channels, &packed, static_cast<std::size_t>(channels));
+  }
+}
+
+__attribute__((target("avx2"))) void vertical_row_avx2(const std::uint8_t* const* rows, const std::int32_t* w, int taps,
+                                                        int n, std::uint8_t* out) {
+  const __m256i half = _mm256_set1_epi32(1 << (kPrecisionBits - 1));
+  int j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m256i acc = half;
+    for (int i = 0; i < taps; ++i) {
+      const __m256i px = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(rows[i] + j)));
+      acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(px, _mm256_set1_epi32(w[i])));
+    }
+    acc = _mm256_srai_epi32(acc, kPrecisionBits);
+    // packus_epi32 works per 128-bit lane: reorder the 64-bit halves so values 0..7 are in order.
+    const __m256i words = _mm256_permute4x64_epi64(_mm256_packus_epi32(acc, acc), 0xD8);
+    const __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_castsi256_si128(words));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out + j), bytes);
+  }
+  for (; j < n; ++j) {
+    std::int32_t acc = 1 << (kPrecisionBits - 1);
+    for (int i = 0; i < taps; ++i) acc += rows[i][j] * w[i];
+    out[j] = clip8(acc);
+  }
+}
+#endif
 
 void horizontal_16bpc(const cv::Mat& src, int row0, int rows, const AxisKernel& k, int x0, int width, cv::Mat& dst) {
   for (int r = 0; r < rows; ++r) {
@@ -198,6 +252,50 @@ void PilResizer::resize_nearest(const cv::Mat& src, cv::Size out_size, cv::Rect 
   }
 }
 
+void PilResizer::horizontal_8bpc(const cv::Mat& src, int row0, int rows, const AxisKernel& k, int x0, int width,
+                                 cv::Mat& dst) {
+  const int channels = src.channels();
+#if defined(__x86_64__)
+  if (simd_ && channels >= 3 && cpu_has_avx2()) {
+    wide_.resize(static_cast<std::size_t>(src.cols) * 4);
+    for (int r = 0; r < rows; ++r) {
+      horizontal_row_avx2(src.ptr<std::uint8_t>(row0 + r), src.cols, channels, k, x0, width, dst.ptr<std::uint8_t>(r),
+                          wide_.data());
+    }
+    return;
+  }
+#endif
+  for (int r = 0; r < rows; ++r) {
+    const std::uint8_t* s = src.ptr<std::uint8_t>(row0 + r);
+    std::uint8_t* d = dst.ptr<std::uint8_t>(r);
+    switch (channels) {
+      case 1: horizontal_row_scalar<1>(s, k, x0, width, d); break;
+      case 2: horizontal_row_scalar<2>(s, k, x0, width, d); break;
+      case 3: horizontal_row_scalar<3>(s, k, x0, width, d); break;
+      default: horizontal_row_scalar<4>(s, k, x0, width, d); break;
+    }
+  }
+}
+
+void PilResizer::vertical_8bpc(const cv::Mat& src, int row_offset, const AxisKernel& k, int y0, int height,
+                               cv::Mat& dst) {
+  const int n = src.cols * src.channels();
+  for (int yy = 0; yy < height; ++yy) {
+    const int y = y0 + yy;
+    const int taps = k.count[y];
+    row_ptrs_.resize(static_cast<std::size_t>(taps));
+    for (int i = 0; i < taps; ++i) row_ptrs_[i] = src.ptr<std::uint8_t>(k.first[y] - row_offset + i);
+    const std::int32_t* w = &k.fixed[static_cast<std::size_t>(y) * k.ksize];
+#if defined(__x86_64__)
+    if (simd_ && cpu_has_avx2()) {
+      vertical_row_avx2(row_ptrs_.data(), w, taps, n, dst.ptr<std::uint8_t>(yy));
+      continue;
+    }
+#endif
+    vertical_row_scalar(row_ptrs_.data(), w, taps, n, dst.ptr<std::uint8_t>(yy));
+  }
+}
+
 void PilResizer::resize(const cv::Mat& src, cv::Size out_size, ResampleFilter filter, cv::Rect window, cv::Mat& dst) {
   TORCH_CHECK(!src.empty() && src.dims == 2, "PilResizer: empty input");
   TORCH_CHECK((src.depth() == CV_8U && src.channels() <= 4) || src.type() == CV_16UC1, "PilResizer: unsupported type");
@@ -233,12 +331,7 @@ void PilResizer::resize(const cv::Mat& src, cv::Size out_size, ResampleFilter fi
     if (wide) {
       horizontal_16bpc(src, row0, rows, kh, window.x, window.width, tmp_);
     } else {
-      switch (src.channels()) {
-        case 1: horizontal_8bpc<1>(src, row0, rows, kh, window.x, window.width, tmp_); break;
-        case 2: horizontal_8bpc<2>(src, row0, rows, kh, window.x, window.width, tmp_); break;
-        case 3: horizontal_8bpc<3>(src, row0, rows, kh, window.x, window.width, tmp_); break;
-        default: horizontal_8bpc<4>(src, row0, rows, kh, window.x, window.width, tmp_); break;
-      }
+      horizontal_8bpc(src, row0, rows, kh, window.x, window.width, tmp_);
     }
     vin = &tmp_;
     row_offset = row0;
@@ -254,7 +347,7 @@ void PilResizer::resize(const cv::Mat& src, cv::Size out_size, ResampleFilter fi
   if (wide) {
     vertical_16bpc(columns, row_offset, *kv, window.y, window.height, dst);
   } else {
-    vertical_8bpc(columns, row_offset, *kv, window.y, window.height, dst, acc_);
+    vertical_8bpc(columns, row_offset, *kv, window.y, window.height, dst);
   }
 }
 

@@ -44,6 +44,9 @@ void build_axis_kernel(int in_size, int out_size, ResampleFilter filter, AxisKer
 
 class PilResizer {
  public:
+  // simd = false keeps to the scalar loops (the AVX2 ones give identical results; tests compare).
+  explicit PilResizer(bool simd = true) : simd_(simd) {}
+
   // Writes the `window` part of `src` resized to `out_size` with `filter` into `dst` (same type
   // as src: CV_8UC1..4 or CV_16UC1). `window` must lie inside (0, 0, out_size).
   void resize(const cv::Mat& src, cv::Size out_size, ResampleFilter filter, cv::Rect window, cv::Mat& dst);
@@ -51,11 +54,16 @@ class PilResizer {
  private:
   const AxisKernel& kernel(int in_size, int out_size, ResampleFilter filter);
   void resize_nearest(const cv::Mat& src, cv::Size out_size, cv::Rect window, cv::Mat& dst);
+  void horizontal_8bpc(const cv::Mat& src, int row0, int rows, const AxisKernel& k, int x0, int width, cv::Mat& dst);
+  void vertical_8bpc(const cv::Mat& src, int row_offset, const AxisKernel& k, int y0, int height, cv::Mat& dst);
+
+  bool simd_;
 
   static constexpr std::size_t kCacheSize = 16;
   std::vector<std::unique_ptr<AxisKernel>> cache_;  // most recently used first
   cv::Mat tmp_;                                      // horizontal-pass output
-  std::vector<std::int32_t> acc_;                    // vertical-pass accumulators
+  std::vector<std::int32_t> wide_;                  // AVX2 horizontal pass: a source row, 4 int32 per pixel
+  std::vector<const std::uint8_t*> row_ptrs_;        // vertical pass: the rows of one output row
   std::vector<int> index_;                           // nearest: source column of each output column
 };
 

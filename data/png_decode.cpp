@@ -56,6 +56,13 @@ constexpr std::array<const char*, 17> kIgnoredChunks = {"bKGD", "cHRM", "eXIf", 
 }  // namespace
 
 void decode_png(std::span<const std::uint8_t> bytes, DecodedImage& out, const DecodeOptions& opts) {
+  // The pixel-count ceiling from IHDR (always the first chunk) before libpng reads further.
+  if (bytes.size() >= 24 && std::memcmp(bytes.data() + 12, "IHDR", 4) == 0) {
+    const auto be32 = [&](std::size_t at) {
+      return (std::uint32_t{bytes[at]} << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
+    };
+    check_size("PNG", be32(16), be32(20), opts);
+  }
   Reader reader{bytes};
   PngHandles h;
   h.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &reader, on_error, on_warning);

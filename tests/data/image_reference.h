@@ -38,6 +38,8 @@ struct ImageReference {
 
 inline const ImageReference& image_reference() {
   static const ImageReference ref = [] {
+    // The comparisons are small tensor ops; torch's thread pool only oversubscribes a busy machine.
+    torch::set_num_threads(1);
     namespace fs = std::filesystem;
     const std::string script = "scripts/reference/image_reference.py";
     std::ifstream in(source_dir() / script, std::ios::binary);
