@@ -41,19 +41,19 @@ void fail(const char* format, const std::string& message) {
 
 void check_size(const char* format, std::int64_t width, std::int64_t height, const DecodeOptions& opts) {
   if (width <= 0 || height <= 0) fail(format, fmt::format("invalid image size {}x{}", width, height));
-  // PIL: pixels = max(1, w) * max(1, h); error above 2 * MAX_IMAGE_PIXELS. Sizes come from at
-  // most 32-bit header fields, so the product fits in 64 bits.
+  const auto too_large = [&](const std::string& what) {
+    throw ImageError(ImageError::Kind::too_large, fmt::format("{}: image size {}x{} {}", format, width, height, what), {},
+                     "a possible decompression bomb; raise DecodeOptions::max_pixels if the image is genuine");
+  };
+  // Everything downstream indexes with int (as OpenCV does); this also keeps the product below
+  // 2^62 for headers with 32-bit unsigned sides.
+  if (width > (1 << 30) || height > (1 << 30)) too_large("has a side above 2^30 pixels");
+  // PIL: pixels = max(1, w) * max(1, h); DecompressionBombError above 2 * MAX_IMAGE_PIXELS.
   const std::int64_t pixels = width * height;
   if (pixels > opts.max_pixels) {
-    throw ImageError(ImageError::Kind::too_large,
-                     fmt::format("{}: image size {}x{} ({} pixels) exceeds the limit of {} pixels", format, width,
-                                 height, pixels, opts.max_pixels),
-                     {}, "a possible decompression bomb; raise DecodeOptions::max_pixels if the image is genuine");
+    too_large(fmt::format("({} pixels) exceeds the limit of {} pixels", pixels, opts.max_pixels));
   }
-  // Everything downstream indexes with int (as OpenCV does).
-  if (width > (1 << 30) || height > (1 << 30) || pixels * 8 > (std::int64_t{1} << 40)) {
-    throw ImageError(ImageError::Kind::too_large, fmt::format("{}: image size {}x{} is too large", format, width, height));
-  }
+  if (pixels > (std::int64_t{1} << 37)) too_large("is too large");
 }
 
 void shape_buffer(cv::Mat& m, int rows, int cols, int type) {

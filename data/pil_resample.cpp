@@ -54,7 +54,7 @@ inline std::uint16_t store16(double ss) {
 template <int C>
 void horizontal_row_scalar(const std::uint8_t* s, const AxisKernel& k, int x0, int width, std::uint8_t* d) {
   for (int xx = 0; xx < width; ++xx) {
-    const int x = x0 + xx;
+    const int x = x0 + xx - k.begin;
     const std::int32_t* w = &k.fixed[static_cast<std::size_t>(x) * k.ksize];
     const std::uint8_t* p = s + static_cast<std::size_t>(k.first[x]) * C;
     std::int32_t acc[C];
@@ -97,7 +97,7 @@ __attribute__((target("avx2"))) void horizontal_row_avx2(const std::uint8_t* s, 
   }
   const __m128i half = _mm_set1_epi32(1 << (kPrecisionBits - 1));
   for (int xx = 0; xx < width; ++xx) {
-    const int xo = x0 + xx;
+    const int xo = x0 + xx - k.begin;
     const std::int32_t* w = &k.fixed[static_cast<std::size_t>(xo) * k.ksize];
     const std::int32_t* p = wide + 4 * k.first[xo];
     __m128i acc = half;
@@ -141,7 +141,7 @@ void horizontal_16bpc(const cv::Mat& src, int row0, int rows, const AxisKernel& 
     const std::uint16_t* s = src.ptr<std::uint16_t>(row0 + r);
     std::uint16_t* d = dst.ptr<std::uint16_t>(r);
     for (int xx = 0; xx < width; ++xx) {
-      const int x = x0 + xx;
+      const int x = x0 + xx - k.begin;
       const double* w = &k.weights[static_cast<std::size_t>(x) * k.ksize];
       double ss = 0.0;
       for (int i = 0, n = k.count[x]; i < n; ++i) ss += s[k.first[x] + i] * w[i];
@@ -152,7 +152,7 @@ void horizontal_16bpc(const cv::Mat& src, int row0, int rows, const AxisKernel& 
 
 void vertical_16bpc(const cv::Mat& src, int row_offset, const AxisKernel& k, int y0, int height, cv::Mat& dst) {
   for (int yy = 0; yy < height; ++yy) {
-    const int y = y0 + yy;
+    const int y = y0 + yy - k.begin;
     const double* w = &k.weights[static_cast<std::size_t>(y) * k.ksize];
     std::uint16_t* d = dst.ptr<std::uint16_t>(yy);
     for (int x = 0; x < src.cols; ++x) {
@@ -172,8 +172,11 @@ ResampleFilter parse_resample_filter(const std::string& name) {
   throw Error("unknown interpolation '" + name + "'", "interpolation", "use bicubic, bilinear or nearest");
 }
 
-void build_axis_kernel(int in_size, int out_size, ResampleFilter filter, AxisKernel& k) {
-  TORCH_CHECK(in_size > 0 && out_size > 0 && filter != ResampleFilter::nearest, "bad resample kernel request");
+void build_axis_kernel(int in_size, int out_size, ResampleFilter filter, AxisKernel& k, int begin, int length) {
+  if (length < 0) length = out_size - begin;
+  TORCH_CHECK(in_size > 0 && out_size > 0 && filter != ResampleFilter::nearest && begin >= 0 && length > 0 &&
+                  begin + length <= out_size,
+              "bad resample kernel request");
   const double support_base = filter == ResampleFilter::bicubic ? 2.0 : 1.0;
   double (*fn)(double) = filter == ResampleFilter::bicubic ? bicubic : bilinear;
   // precompute_coeffs: in1 - in0 is computed in float (box coordinates are floats).
@@ -182,13 +185,15 @@ void build_axis_kernel(int in_size, int out_size, ResampleFilter filter, AxisKer
   const double support = support_base * filterscale;
   k.in_size = in_size;
   k.out_size = out_size;
+  k.begin = begin;
   k.filter = filter;
   k.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
-  k.first.assign(static_cast<std::size_t>(out_size), 0);
-  k.count.assign(static_cast<std::size_t>(out_size), 0);
-  k.weights.assign(static_cast<std::size_t>(out_size) * k.ksize, 0.0);
+  k.first.assign(static_cast<std::size_t>(length), 0);
+  k.count.assign(static_cast<std::size_t>(length), 0);
+  k.weights.assign(static_cast<std::size_t>(length) * k.ksize, 0.0);
   k.fixed.assign(k.weights.size(), 0);
-  for (int xx = 0; xx < out_size; ++xx) {
+  for (int i = 0; i < length; ++i) {
+    const int xx = begin + i;
     const double center = 0.0 + (xx + 0.5) * scale;
     const double ss = 1.0 / filterscale;
     int xmin = static_cast<int>(center - support + 0.5);
@@ -196,7 +201,7 @@ void build_axis_kernel(int in_size, int out_size, ResampleFilter filter, AxisKer
     int xmax = static_cast<int>(center + support + 0.5);
     if (xmax > in_size) xmax = in_size;
     xmax -= xmin;
-    double* w = &k.weights[static_cast<std::size_t>(xx) * k.ksize];
+    double* w = &k.weights[static_cast<std::size_t>(i) * k.ksize];
     double ww = 0.0;
     for (int x = 0; x < xmax; ++x) {
       const double v = fn((x + xmin - center + 0.5) * ss);
@@ -206,8 +211,8 @@ void build_axis_kernel(int in_size, int out_size, ResampleFilter filter, AxisKer
     for (int x = 0; x < xmax; ++x) {
       if (ww != 0.0) w[x] /= ww;
     }
-    k.first[xx] = xmin;
-    k.count[xx] = xmax;
+    k.first[i] = xmin;
+    k.count[i] = xmax;
   }
   for (std::size_t i = 0; i < k.weights.size(); ++i) {  // normalize_coeffs_8bpc
     const double v = k.weights[i];
@@ -216,11 +221,13 @@ void build_axis_kernel(int in_size, int out_size, ResampleFilter filter, AxisKer
   }
 }
 
-const AxisKernel& PilResizer::kernel(int in_size, int out_size, ResampleFilter filter) {
+const AxisKernel& PilResizer::kernel(int in_size, int out_size, ResampleFilter filter, int begin, int length) {
   for (std::size_t i = 0; i < cache_.size(); ++i) {
     const AxisKernel& k = *cache_[i];
-    if (k.in_size == in_size && k.out_size == out_size && k.filter == filter) {
-      std::rotate(cache_.begin(), cache_.begin() + static_cast<std::ptrdiff_t>(i), cache_.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    if (k.in_size == in_size && k.out_size == out_size && k.filter == filter && k.begin == begin &&
+        static_cast<int>(k.first.size()) == length) {
+      std::rotate(cache_.begin(), cache_.begin() + static_cast<std::ptrdiff_t>(i),
+                  cache_.begin() + static_cast<std::ptrdiff_t>(i) + 1);
       return *cache_.front();
     }
   }
@@ -229,7 +236,7 @@ const AxisKernel& PilResizer::kernel(int in_size, int out_size, ResampleFilter f
   } else {  // reuse the least recently used entry's buffers
     std::rotate(cache_.begin(), cache_.end() - 1, cache_.end());
   }
-  build_axis_kernel(in_size, out_size, filter, *cache_.front());
+  build_axis_kernel(in_size, out_size, filter, *cache_.front(), begin, length);
   return *cache_.front();
 }
 
@@ -281,7 +288,7 @@ void PilResizer::vertical_8bpc(const cv::Mat& src, int row_offset, const AxisKer
                                cv::Mat& dst) {
   const int n = src.cols * src.channels();
   for (int yy = 0; yy < height; ++yy) {
-    const int y = y0 + yy;
+    const int y = y0 + yy - k.begin;
     const int taps = k.count[y];
     row_ptrs_.resize(static_cast<std::size_t>(taps));
     for (int i = 0; i < taps; ++i) row_ptrs_[i] = src.ptr<std::uint8_t>(k.first[y] - row_offset + i);
@@ -314,19 +321,20 @@ void PilResizer::resize(const cv::Mat& src, cv::Size out_size, ResampleFilter fi
     return;
   }
   const bool wide = src.depth() == CV_16U;
-  const AxisKernel* kv = need_v ? &kernel(src.rows, out_size.height, filter) : nullptr;
+  // Kernels only for the output window (each output index's weights are independent).
+  const AxisKernel* kv = need_v ? &kernel(src.rows, out_size.height, filter, window.y, window.height) : nullptr;
   // Input rows the vertical pass reads for the window (Pillow reads ybox_first..ybox_last for
   // the whole image; only these rows matter for the window).
   int row0 = window.y, rows = window.height;
   if (need_v) {
-    const int last = window.y + window.height - 1;
-    row0 = kv->first[window.y];
+    const int last = window.height - 1;
+    row0 = kv->first[0];
     rows = kv->first[last] + kv->count[last] - row0;
   }
   const cv::Mat* vin = &src;
   int row_offset = 0;
   if (need_h) {
-    const AxisKernel& kh = kernel(src.cols, out_size.width, filter);
+    const AxisKernel& kh = kernel(src.cols, out_size.width, filter, window.x, window.width);
     tmp_.create(rows, window.width, src.type());
     if (wide) {
       horizontal_16bpc(src, row0, rows, kh, window.x, window.width, tmp_);

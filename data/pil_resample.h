@@ -15,7 +15,8 @@
 //   does; PIL uses it for every resize of "P" and "1" images.
 //
 // Only an output window is computed (the part a following centre crop keeps); its values
-// equal those of the full resize. Kernels are cached per (input size, output size, filter).
+// equal those of the full resize. Kernels cover only the window and are cached per (input
+// size, output size, filter, window).
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -32,15 +33,17 @@ enum class ResampleFilter { nearest, bilinear, bicubic };
 // "nearest" | "bilinear" | "bicubic" (rsclip::Error otherwise).
 ResampleFilter parse_resample_filter(const std::string& name);
 
-// One axis of Pillow's precompute_coeffs.
+// One axis of Pillow's precompute_coeffs, for the output indices begin .. begin + first.size().
 struct AxisKernel {
-  int in_size = 0, out_size = 0, ksize = 0;
+  int in_size = 0, out_size = 0, ksize = 0, begin = 0;
   ResampleFilter filter = ResampleFilter::bicubic;
-  std::vector<int> first, count;     // input window of each output index
-  std::vector<double> weights;       // out_size x ksize, normalised
+  std::vector<int> first, count;     // input window of each covered output index
+  std::vector<double> weights;       // first.size() x ksize, normalised
   std::vector<std::int32_t> fixed;   // the same in 22-bit fixed point (normalize_coeffs_8bpc)
 };
-void build_axis_kernel(int in_size, int out_size, ResampleFilter filter, AxisKernel& kernel);
+// length < 0: all output indices from begin on.
+void build_axis_kernel(int in_size, int out_size, ResampleFilter filter, AxisKernel& kernel, int begin = 0,
+                       int length = -1);
 
 class PilResizer {
  public:
@@ -52,7 +55,7 @@ class PilResizer {
   void resize(const cv::Mat& src, cv::Size out_size, ResampleFilter filter, cv::Rect window, cv::Mat& dst);
 
  private:
-  const AxisKernel& kernel(int in_size, int out_size, ResampleFilter filter);
+  const AxisKernel& kernel(int in_size, int out_size, ResampleFilter filter, int begin, int length);
   void resize_nearest(const cv::Mat& src, cv::Size out_size, cv::Rect window, cv::Mat& dst);
   void horizontal_8bpc(const cv::Mat& src, int row0, int rows, const AxisKernel& k, int x0, int width, cv::Mat& dst);
   void vertical_8bpc(const cv::Mat& src, int row_offset, const AxisKernel& k, int y0, int height, cv::Mat& dst);

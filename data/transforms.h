@@ -7,9 +7,14 @@
 //   longest:  ResizeKeepRatio(longest=1) (sides round(side / ratio)), CenterCropOrPad(fill);
 //   squash:   Resize((size, size));
 //   then convert("RGB"), ToTensor (/255 in float32) and Normalize ((x - mean) / std in float32).
-//   The resize happens in the image's own PIL mode (see image_decode.h): apply(DecodedImage)
-//   reproduces that (NEAREST for "P" and "1", premultiplied alpha for "RGBA"/"LA", 16-bit for
-//   "I;16", CMYK converted after resizing); apply(rgb) treats the input as an "RGB" image.
+//   open_clip converts to RGB *after* resizing, so PIL resizes in the image's own mode (see
+//   image_decode.h); which one to call depends on what the Python loader hands the transform:
+//     apply(DecodedImage)  = preprocess(Image.open(f)), e.g. open_clip_train's CsvDataset:
+//                            NEAREST for "P" and "1", premultiplied alpha for "RGBA"/"LA",
+//                            16-bit for "I;16", CMYK converted after resizing;
+//     apply(rgb)           = preprocess(Image.open(f).convert("RGB")), e.g. torchvision's
+//                            ImageFolder (pil_loader) and webdataset's "pilrgb".
+//   For files that open as "RGB" (almost all JPEG/TIFF/PNG photos) both are the same.
 //   Resampling is Pillow's (pil_resample.h), computed only for the pixels the crop keeps.
 //
 // Train (make_train_transform): RandomResizedCrop(size, scale, ratio, BICUBIC) with
