@@ -275,6 +275,7 @@ void decode_bmp(std::span<const std::uint8_t> bytes, DecodedImage& out, const De
       }
     }
   }
+  trim_scratch(rle);
 }
 
 }  // namespace rsclip::data::codec

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "data/image_decode.h"
 
@@ -27,6 +28,14 @@ void check_size(const char* format, std::int64_t width, std::int64_t height, con
 // Makes `m` a continuous rows x cols matrix of `type`, reusing its allocation when it is
 // large enough and of the same depth (cv::Mat::create would reallocate on every new shape).
 void shape_buffer(cv::Mat& m, int rows, int cols, int type);
+
+// Per-thread scratch buffers keep their capacity between images; one that grew beyond this
+// (a rare huge image) is freed after use instead of pinning the memory.
+constexpr std::size_t kScratchKeepBytes = std::size_t{64} << 20;
+template <class T>
+void trim_scratch(std::vector<T>& v) {
+  if (v.capacity() * sizeof(T) > kScratchKeepBytes) std::vector<T>().swap(v);
+}
 
 // The OpenCV type that holds `mode` (see PixelMode).
 int pixel_type(PixelMode mode);

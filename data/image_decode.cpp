@@ -144,6 +144,7 @@ void decode_image(std::span<const std::uint8_t> bytes, cv::Mat& out, const Decod
   } else {
     convert_to_rgb(native, out);
   }
+  if (native.pixels.total() * native.pixels.elemSize() > codec::kScratchKeepBytes) native.pixels.release();
 }
 
 void convert_to_rgb(const DecodedImage& in, cv::Mat& out) {

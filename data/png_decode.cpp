@@ -159,6 +159,7 @@ void decode_png(std::span<const std::uint8_t> bytes, DecodedImage& out, const De
       }
     }
   }
+  trim_scratch(staging);
 }
 
 }  // namespace rsclip::data::codec

@@ -199,6 +199,7 @@ void read_all_samples(TIFF* tif, const Layout& l, std::vector<std::uint8_t>& raw
         }
       }
     }
+    trim_scratch(tile);
     return;
   }
   std::uint32_t rows_per_strip = l.height;
@@ -311,6 +312,7 @@ void decode_tiff(std::span<const std::uint8_t> bytes, DecodedImage& out, const D
         o[1] = static_cast<std::uint8_t>(TIFFGetG(raster[i]));
         o[2] = static_cast<std::uint8_t>(TIFFGetB(raster[i]));
       }
+      trim_scratch(raster);
       return;
     }
   }
@@ -339,6 +341,7 @@ void decode_tiff(std::span<const std::uint8_t> bytes, DecodedImage& out, const D
   const bool separate = l.planar == PLANARCONFIG_SEPARATE && l.samples > 1;
   const RawImage image{raw.data(), row_bytes, row_bytes * l.height, separate, l.samples, l.bits};
   unpack(image, l, mode, palette, out);
+  trim_scratch(raw);
 }
 
 }  // namespace rsclip::data::codec
