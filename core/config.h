@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <array>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -40,6 +41,11 @@ std::string to_yaml(const YAML::Node& node);
 
 template <class T>
 concept Visitable = requires(T& t) { t.visit(std::declval<int&>()); };  // a template visit(V&)
+
+template <class T>
+struct is_std_array : std::false_type {};
+template <class T, std::size_t N>
+struct is_std_array<std::array<T, N>> : std::true_type {};
 
 template <class T>
 concept HasValidate = requires(const T& t) { t.validate(); };
@@ -99,6 +105,11 @@ void Reader::decode(const YAML::Node& node, T& out, const std::string& where) {
       decode(node, value, where);
       out = std::move(value);
     }
+  } else if constexpr (is_std_array<T>::value) {
+    if (!node.IsSequence() || node.size() != std::tuple_size_v<T>) {
+      throw_type_error(node, where, ("a list of " + std::to_string(std::tuple_size_v<T>) + " values").c_str());
+    }
+    for (std::size_t i = 0; i < out.size(); ++i) decode(node[i], out[i], where + "[" + std::to_string(i) + "]");
   } else if constexpr (requires(T t) { t.push_back(std::declval<typename T::value_type>()); } &&
                        !std::is_same_v<T, std::string>) {
     if (!node.IsSequence()) throw_type_error(node, where, "a list");

@@ -1,0 +1,113 @@
+// Image transforms from the model's preprocess config, equal to open_clip's image_transform.
+//
+// Eval (make_eval_transform): open_clip's eval pipeline on a PIL image, bit for bit:
+//   shortest: Resize(size, interpolation) with torchvision's size rule (short side = size,
+//             long side int(size * long / short)), CenterCrop(size) with offsets
+//             int(round((h - size) / 2.0)) (round half to even);
+//   longest:  ResizeKeepRatio(longest=1) (sides round(side / ratio)), CenterCropOrPad(fill);
+//   squash:   Resize((size, size));
+//   then convert("RGB"), ToTensor (/255 in float32) and Normalize ((x - mean) / std in float32).
+//   open_clip converts to RGB *after* resizing, so PIL resizes in the image's own mode (see
+//   image_decode.h); which one to call depends on what the Python loader hands the transform:
+//     apply(DecodedImage)  = preprocess(Image.open(f)), e.g. open_clip_train's CsvDataset:
+//                            NEAREST for "P" and "1", premultiplied alpha for "RGBA"/"LA",
+//                            16-bit for "I;16", CMYK converted after resizing;
+//     apply(rgb)           = preprocess(Image.open(f).convert("RGB")), e.g. torchvision's
+//                            ImageFolder (pil_loader) and webdataset's "pilrgb".
+//   For files that open as "RGB" (almost all JPEG/TIFF/PNG photos) both are the same.
+//   Resampling is Pillow's (pil_resample.h), computed only for the pixels the crop keeps.
+//
+// Train (make_train_transform): RandomResizedCrop(size, scale, ratio, BICUBIC) with
+//   torchvision's parameter sampling (10 tries, then the centre-crop fallback), optional colour
+//   jitter, RandomHorizontalFlip(0.5), RandomRotation((0, 360)) with NEAREST, same output size,
+//   fill 0, then ToTensor + Normalize. Given the same sampled parameters every step equals the
+//   torchvision/PIL operation bit for bit (crop + Pillow bicubic resize; PIL's ImageEnhance
+//   blends for jitter; Image.rotate's 16.16 fixed-point nearest sampling, with its 0/90/180/270
+//   shortcuts). What differs from the Python pipeline: the random numbers (a per-sample
+//   splitmix64 stream instead of torch's global generator; uniform draws in double rather than
+//   float32), jitter is applied before flip and rotation (so the rotation's black corners stay
+//   black), and the image is converted to RGB before cropping (PIL would crop and resize "P"
+//   images with NEAREST and "RGBA" ones premultiplied).
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "data/image_decode.h"
+
+namespace rsclip::data {
+
+struct PreprocessConfig {   // open_clip PreprocessCfg; visit()-able
+  int size = 224;
+  std::array<double, 3> mean{0.48145466, 0.4578275, 0.40821073};
+  std::array<double, 3> std{0.26862954, 0.26130258, 0.27577711};
+  std::string interpolation = "bicubic";   // bicubic | bilinear | nearest
+  std::string resize_mode = "shortest";    // shortest | longest | squash (open_clip)
+  int fill_color = 0;                      // padding value of resize_mode "longest" (open_clip fill_color)
+  template <class V>
+  void visit(V& v) {
+    v("size", size);
+    v("mean", mean);
+    v("std", std);
+    v("interpolation", interpolation);
+    v("resize_mode", resize_mode);
+    v("fill_color", fill_color);
+  }
+  void validate() const;
+};
+
+struct AugmentConfig {      // visit()-able; GeoRSCLIP defaults
+  double scale_min = 0.9, scale_max = 1.0;       // RandomResizedCrop scale
+  double ratio_min = 3.0 / 4.0, ratio_max = 4.0 / 3.0;
+  bool hflip = true;                             // p = 0.5
+  bool rotate = true;                            // uniform 0..360 degrees
+  double color_jitter = 0.0;                     // 0 = off; else brightness/contrast/saturation strength
+  int jpeg_min_side = 0;                         // decode-time downscale for training (see DecodeOptions)
+  template <class V>
+  void visit(V& v) {
+    v("scale_min", scale_min);
+    v("scale_max", scale_max);
+    v("ratio_min", ratio_min);
+    v("ratio_max", ratio_max);
+    v("hflip", hflip);
+    v("rotate", rotate);
+    v("color_jitter", color_jitter);
+    v("jpeg_min_side", jpeg_min_side);
+  }
+  void validate() const;
+};
+
+class ImageTransform {      // one instance per worker thread (holds scratch buffers; not thread-safe)
+ public:
+  virtual ~ImageTransform() = default;
+  virtual int size() const = 0;
+  // Writes 3*size*size floats (CHW, normalised) to out. All randomness comes from `seed`
+  // (one per sample): same image + seed -> same output, whatever thread runs it.
+  virtual void apply(const cv::Mat& rgb, std::uint64_t seed, float* out) = 0;
+  // The same from an image in its PIL mode. The eval transform follows PIL's per-mode resize
+  // here; the default converts to RGB first.
+  virtual void apply(const DecodedImage& image, std::uint64_t seed, float* out);
+};
+
+std::unique_ptr<ImageTransform> make_eval_transform(const PreprocessConfig& cfg);
+std::unique_ptr<ImageTransform> make_train_transform(const PreprocessConfig& cfg, const AugmentConfig& aug);
+
+// The parameters the train transform drew for one sample (for tests and debugging).
+struct TrainParams {
+  int crop_top = 0, crop_left = 0, crop_height = 0, crop_width = 0;  // RandomResizedCrop (i, j, h, w)
+  bool flipped = false;
+  double angle = 0.0;  // degrees; 0 when rotation is off
+  std::array<double, 3> jitter{1.0, 1.0, 1.0};  // brightness, contrast, saturation factors
+  std::array<int, 3> jitter_order{0, 1, 2};
+};
+// Draws the parameters `seed` gives for an image of the given size.
+TrainParams sample_train_params(const AugmentConfig& aug, int width, int height, std::uint64_t seed);
+
+// The train transform with given parameters (RGB input), for tests against the Python steps.
+void apply_train_params(const PreprocessConfig& cfg, const cv::Mat& rgb, const TrainParams& params, float* out);
+
+}  // namespace rsclip::data
