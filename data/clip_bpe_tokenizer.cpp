@@ -4,8 +4,10 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -68,11 +70,15 @@ std::uint64_t pair_key(std::int32_t a, std::int32_t b) {
 constexpr std::string_view kSotText = "<start_of_text>";
 constexpr std::string_view kEotText = "<end_of_text>";
 
-// The pre-tokenisation pattern (see the header); `\s` spelled as the White_Space set.
+// The pre-tokenisation pattern (see the header): `\s` spelled as the White_Space set, and
+// U+0345 COMBINING GREEK YPOGEGRAMMENI excluded from the last class. The case-insensitive
+// `regex` module matches U+0345 with neither [\p{L}]+ nor [^\s\p{L}\p{N}]+ (its case
+// variants are letters), so open_clip drops it like a space; it is the only code point where
+// case-insensitivity changes what this pattern matches (checked over all of Unicode).
 constexpr std::string_view kSplitPattern =
     "<start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]"
     "|[^\\p{L}\\p{N}\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}"
-    "\\x{205F}\\x{3000}]+";
+    "\\x{205F}\\x{3000}\\x{345}]+";
 
 struct StringHash {
   using is_transparent = void;
@@ -89,6 +95,10 @@ struct BpeCache {
 }  // namespace
 
 class ClipBpeTokenizer::Vocabulary {
+  struct Merge {
+    std::int32_t rank, merged;
+  };
+
  public:
   Vocabulary() : split_(kSplitPattern, kRegexUtf | kRegexUcp | kRegexCaseless) {
     const std::string file = gunzip_embedded_vocabulary();
@@ -131,10 +141,18 @@ class ClipBpeTokenizer::Vocabulary {
       byte_id_[byte] = id_of(s);
       byte_end_id_[byte] = id_of(s + "</w>");
     }
+    std::unordered_map<std::int32_t, std::int32_t> made_by;  // symbol -> rank of the merge making it
     for (std::size_t r = 0; r < merges.size(); ++r) {
       const auto& [a, b] = merges[r];
       const std::int32_t merged = id_of(std::string(a) + std::string(b));
       ranks_[pair_key(id_of(a), id_of(b))] = {static_cast<std::int32_t>(r), merged};
+      made_by.emplace(merged, static_cast<std::int32_t>(r));
+    }
+    for (const auto& [key, merge] : ranks_) {
+      for (std::int32_t part : {static_cast<std::int32_t>(key >> 32), static_cast<std::int32_t>(key & 0xFFFFFFFF)}) {
+        auto it = made_by.find(part);
+        if (it != made_by.end() && it->second >= merge.rank) ranks_monotone_ = false;
+      }
     }
   }
 
@@ -149,26 +167,41 @@ class ClipBpeTokenizer::Vocabulary {
       const auto b = static_cast<unsigned char>(piece[i]);
       out.push_back(i + 1 == piece.size() ? byte_end_id_[b] : byte_id_[b]);
     }
-    std::size_t n = out.size() - begin;
     std::int32_t* w = out.data() + begin;
+    const std::size_t n = piece.size() <= kShortPiece || !ranks_monotone_ ? bpe_rounds(w, piece.size())
+                                                                          : bpe_heap(w, piece.size());
+    out.resize(begin + n);
+  }
+
+ private:
+  // Pieces up to this many bytes take open_clip's round-by-round algorithm directly; longer
+  // ones (quadratic there) the equivalent heap-ordered one.
+  static constexpr std::size_t kShortPiece = 32;
+
+  const Merge* find(std::int32_t a, std::int32_t b) const {
+    auto it = ranks_.find(pair_key(a, b));
+    return it == ranks_.end() ? nullptr : &it->second;
+  }
+
+  // open_clip's loop: take the lowest-ranked adjacent pair, merge every occurrence of it
+  // left to right, repeat. Returns the new length of w[0..n).
+  std::size_t bpe_rounds(std::int32_t* w, std::size_t n) const {
     while (n > 1) {
-      // The lowest-ranked adjacent pair ...
-      std::int32_t best_rank = INT32_MAX, first = 0, second = 0, merged = 0;
+      const Merge* best = nullptr;
+      std::int32_t first = 0, second = 0;
       for (std::size_t i = 0; i + 1 < n; ++i) {
-        auto it = ranks_.find(pair_key(w[i], w[i + 1]));
-        if (it != ranks_.end() && it->second.rank < best_rank) {
-          best_rank = it->second.rank;
+        const Merge* m = find(w[i], w[i + 1]);
+        if (m != nullptr && (best == nullptr || m->rank < best->rank)) {
+          best = m;
           first = w[i];
           second = w[i + 1];
-          merged = it->second.merged;
         }
       }
-      if (best_rank == INT32_MAX) break;
-      // ... merged at every occurrence, scanning left to right.
+      if (best == nullptr) break;
       std::size_t k = 0;
       for (std::size_t i = 0; i < n;) {
         if (i + 1 < n && w[i] == first && w[i + 1] == second) {
-          w[k++] = merged;
+          w[k++] = best->merged;
           i += 2;
         } else {
           w[k++] = w[i++];
@@ -176,22 +209,70 @@ class ClipBpeTokenizer::Vocabulary {
       }
       n = k;
     }
-    out.resize(begin + n);
+    return n;
   }
 
- private:
+  // The same result in O(n log n): candidate pairs in a heap ordered by (rank, position),
+  // symbols in a linked list. Equal to bpe_rounds because every merge ranks after the
+  // merges that made its two parts (checked when the vocabulary loads): a merge of rank r
+  // only creates pairs of rank > r, so all rank-r pairs present when the first is popped are
+  // exactly those a round would merge, and they pop left to right, skipping overlaps.
+  std::size_t bpe_heap(std::int32_t* w, std::size_t n) const {
+    struct Candidate {
+      std::int32_t rank;
+      std::uint32_t left;
+      std::int32_t a, b;
+      bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
+    };
+    thread_local std::vector<Candidate> heap;
+    thread_local std::vector<std::uint32_t> next, prev;
+    constexpr std::uint32_t kNone = UINT32_MAX;
+    heap.clear();
+    next.resize(n);
+    prev.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      next[i] = i + 1 < n ? static_cast<std::uint32_t>(i + 1) : kNone;
+      prev[i] = i > 0 ? static_cast<std::uint32_t>(i - 1) : kNone;
+    }
+    const auto push = [&](std::uint32_t left) {
+      if (left == kNone || next[left] == kNone) return;
+      if (const Merge* m = find(w[left], w[next[left]])) {
+        heap.push_back({m->rank, left, w[left], w[next[left]]});
+        std::push_heap(heap.begin(), heap.end(), std::greater<>());
+      }
+    };
+    for (std::size_t i = 0; i + 1 < n; ++i) push(static_cast<std::uint32_t>(i));
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+      const Candidate c = heap.back();
+      heap.pop_back();
+      const std::uint32_t right = next[c.left];
+      // Stale: the left symbol was merged into its left neighbour (-1) or grew, or the
+      // right one grew (symbols only ever grow, so equal ids mean untouched nodes).
+      if (w[c.left] != c.a || right == kNone || w[right] != c.b) continue;
+      w[c.left] = find(c.a, c.b)->merged;
+      next[c.left] = next[right];
+      if (next[right] != kNone) prev[next[right]] = c.left;
+      next[right] = prev[right] = kNone;
+      w[right] = -1;
+      push(prev[c.left]);
+      push(c.left);
+    }
+    std::size_t k = 0;
+    for (std::uint32_t i = 0; i != kNone; i = next[i]) w[k++] = w[i];
+    return k;
+  }
+
   std::int32_t id_of(std::string_view s) const {
     auto it = encoder_.find(std::string(s));
     TORCH_CHECK(it != encoder_.end(), "CLIP vocabulary merge uses an unknown symbol: ", s);
     return it->second;
   }
 
-  struct Merge {
-    std::int32_t rank, merged;
-  };
   Regex8 split_;
   std::unordered_map<std::string, std::int32_t> encoder_;
   std::unordered_map<std::uint64_t, Merge> ranks_;
+  bool ranks_monotone_ = true;  // see bpe_heap
   std::array<std::int32_t, 256> byte_id_{}, byte_end_id_{};
 };
 

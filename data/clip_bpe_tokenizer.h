@@ -5,7 +5,8 @@
 //  2. split with open_clip's pattern
 //       <start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
 //     (case-insensitive; PCRE2 with UTF + UCP, `\s` spelled out as the White_Space set the
-//     Python `regex` module uses, since PCRE2's `\s` also matches U+180E);
+//     Python `regex` module uses, since PCRE2's `\s` also matches U+180E; U+0345, which the
+//     case-insensitive `regex` module matches with no alternative, is skipped likewise);
 //  3. each piece's UTF-8 bytes become symbols (the 256 byte symbols, the last one in its
 //     "</w>" form), merged pair by pair in merge-rank order (lowest first, every occurrence
 //     left to right) until no ranked pair remains; a piece spelled exactly "<start_of_text>"
