@@ -15,6 +15,7 @@
 #include "core/safetensors.h"
 #include "data/clip_bpe_tokenizer.h"
 #include "data/text_clean.h"
+#include "tests/data/reference_cache.h"
 #include "tests/reference/test_support.h"
 
 namespace rsclip::data {
@@ -40,23 +41,10 @@ struct Cases {
   }
 };
 
-// The reference output depends only on the generator script and the venv, so it is kept
-// under the build tree keyed by both and generated once (it takes ~20 s of CPU).
+// Generated once per build tree (about 20 s of CPU), see reference_cache.h.
 const Cases& cases() {
   static const Cases c = [] {
-    const fs::path script = rsclip::testing::source_dir() / "scripts/reference/tokenizer_cases.py";
-    std::ifstream in(script);
-    std::stringstream content;
-    content << in.rdbuf() << fs::weakly_canonical(RSCLIP_PYTHON).string();
-    const std::size_t key = std::hash<std::string>{}(content.str());
-    const fs::path dir = fs::path(RSCLIP_BINARY_DIR) / "test-cache";
-    fs::create_directories(dir);
-    const fs::path file = dir / ("tokenizer_cases_" + std::to_string(key) + ".safetensors");
-    if (!fs::exists(file)) {
-      const fs::path tmp = file.string() + ".tmp" + std::to_string(::getpid());
-      rsclip::testing::run_python("scripts/reference/tokenizer_cases.py", {tmp.string()});
-      fs::rename(tmp, file);
-    }
+    const auto file = rsclip::testing::cached_reference({"scripts/reference/tokenizer_cases.py"}, ".safetensors");
     Cases out;
     out.tensors = load_safetensors(file, &out.meta);
     std::stringstream names(out.meta.at("categories"));
@@ -161,6 +149,31 @@ TEST(ClipTokenizerParity, TokenizeEqualsOpenClip) {
   EXPECT_EQ(bad, 0u);
   std::printf("versions: open_clip %s, ftfy %s, regex %s, Python unicodedata %s\n", c.meta.at("open_clip").c_str(),
               c.meta.at("ftfy").c_str(), c.meta.at("regex").c_str(), c.meta.at("unicodedata").c_str());
+}
+
+TEST(ClipTokenizerParity, CliTokenizeEqualsOpenClip) {
+  // `rsclip tokenize` reads one text per line, so texts holding a line break are left out.
+  const Cases& c = cases();
+  const torch::Tensor expected = c.tensors["tokens"];
+  const fs::path dir = rsclip::testing::scratch_dir();
+  std::ofstream lines(dir / "texts.txt", std::ios::binary);
+  std::vector<std::int64_t> rows;
+  for (std::size_t i = 0; i < c.texts.size(); ++i) {
+    if (c.texts[i].find_first_of("\r\n") != std::string::npos) continue;
+    lines << c.texts[i] << '\n';
+    rows.push_back(static_cast<std::int64_t>(i));
+  }
+  lines.close();
+  const auto result = rsclip::testing::run_rsclip(
+      {"tokenize", "--texts", (dir / "texts.txt").string(), "--out", (dir / "tokens.safetensors").string()});
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  Metadata meta;
+  const StateDict out = load_safetensors(dir / "tokens.safetensors", &meta);
+  const torch::Tensor got = out["tokens"];
+  ASSERT_EQ(got.size(0), static_cast<std::int64_t>(rows.size()));
+  EXPECT_TRUE(torch::equal(got, expected.index_select(0, torch::tensor(rows))));
+  EXPECT_EQ(meta.at("tokenizer"), "clip");
+  std::printf("rsclip tokenize: %zu texts, %s\n", rows.size(), result.output.c_str());
 }
 
 }  // namespace

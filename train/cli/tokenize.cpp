@@ -38,6 +38,8 @@ std::vector<std::string> read_lines(const std::string& path, std::size_t& invali
 struct Options {
   std::string texts, out, tokenizer = "clip", sentencepiece_model, clean;
   int context_length = 77;
+  bool sentencepiece_bos = false, no_sentencepiece_eos = false;
+  int sentencepiece_pad_id = -1;
   int threads = 0;
 };
 
@@ -47,6 +49,9 @@ void run(const Options& o) {
   cfg.sentencepiece_model = o.sentencepiece_model;
   cfg.context_length = o.context_length;
   cfg.clean = o.clean;
+  cfg.sentencepiece_bos = o.sentencepiece_bos;
+  cfg.sentencepiece_eos = !o.no_sentencepiece_eos;
+  cfg.sentencepiece_pad_id = o.sentencepiece_pad_id;
   auto tokenizer = data::make_tokenizer(cfg);
   if (o.threads > 0) at::set_num_threads(o.threads);
 
@@ -81,6 +86,10 @@ const Command reg("tokenize", [](CLI::App& cmd) {
   cmd.add_option("--clean", o.clean,
                  "text cleaning: lower, whitespace or canonicalize (default: lower for clip, canonicalize for "
                  "sentencepiece)");
+  cmd.add_flag("--sentencepiece-bos", o.sentencepiece_bos, "start each sequence with the model's BOS id");
+  cmd.add_flag("--no-sentencepiece-eos", o.no_sentencepiece_eos, "do not end each sequence with the model's EOS id");
+  cmd.add_option("--sentencepiece-pad-id", o.sentencepiece_pad_id,
+                 "padding id (default: the model's pad id, or 0; SigLIP T5 vocabularies use 1)");
   cmd.add_option("--threads", o.threads, "worker threads (default: all cores)");
   cmd.callback([] { run(o); });
 });
