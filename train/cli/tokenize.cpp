@@ -1,6 +1,7 @@
 // `rsclip tokenize`: one text per line in, a safetensors file with `tokens` [N, context]
 // int64 out, equal to open_clip's tokenizer(texts) for the chosen tokenizer.
 #include <ATen/Parallel.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <fstream>
@@ -35,6 +36,12 @@ std::vector<std::string> read_lines(const std::string& path, std::size_t& invali
   return lines;
 }
 
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 struct Options {
   std::string texts, out, tokenizer = "clip", sentencepiece_model, clean;
   int context_length = 77;
@@ -59,11 +66,14 @@ void run(const Options& o) {
   const auto texts = read_lines(o.texts, invalid);
   if (invalid > 0) log::warn("{} of {} lines are not valid UTF-8; bad bytes read as U+FFFD", invalid, texts.size());
 
+  const double cpu_start = process_cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
   const torch::Tensor tokens = tokenizer->tokenize(texts);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  log::info("tokenized {} texts in {:.3f} s ({:.0f} texts/s, {} threads)", texts.size(), seconds,
-            seconds > 0 ? texts.size() / seconds : 0.0, at::get_num_threads());
+  const double cpu = process_cpu_seconds() - cpu_start;
+  log::info("tokenized {} texts in {:.3f} s ({:.0f} texts/s, {} threads; {:.3f} s CPU, {:.0f} texts per CPU-second)",
+            texts.size(), seconds, seconds > 0 ? texts.size() / seconds : 0.0, at::get_num_threads(), cpu,
+            cpu > 0 ? texts.size() / cpu : 0.0);
 
   Metadata meta{{"tokenizer", cfg.type},
                 {"context_length", std::to_string(cfg.context_length)},
