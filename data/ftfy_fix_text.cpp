@@ -31,18 +31,17 @@ struct TranslationTable {
   }
 };
 
-// str.translate(table); returns whether anything changed.
-bool translate(std::u32string& s, std::u32string& tmp, const TranslationTable& table) {
+// str.translate(table).
+void translate(std::u32string& s, std::u32string& tmp, const TranslationTable& table) {
   std::size_t first = 0;
   while (first < s.size() && table.find(s[first]) == nullptr) ++first;
-  if (first == s.size()) return false;
+  if (first == s.size()) return;
   tmp.assign(s, 0, first);
   for (std::size_t i = first; i < s.size(); ++i) {
     if (const auto* to = table.find(s[i])) tmp.append(*to);
     else tmp.push_back(s[i]);
   }
   s.swap(tmp);
-  return true;
 }
 
 const TranslationTable& ligatures() {
@@ -56,52 +55,38 @@ const TranslationTable& width_map() {
 }
 
 // fixes.fix_c1_controls: C1 controls read as the windows-1252 characters of their byte.
-bool fix_c1_controls(std::u32string& s) {
-  bool changed = false;
-  for (char32_t& c : s) {
-    if (c >= 0x80 && c <= 0x9F) {
-      const char32_t to = ftfy_detail::sloppy_windows_1252(static_cast<unsigned char>(c));
-      changed = changed || to != c;
-      c = to;
-    }
-  }
-  return changed;
+void fix_c1_controls(std::u32string& s) {
+  for (char32_t& c : s)
+    if (c >= 0x80 && c <= 0x9F) c = ftfy_detail::sloppy_windows_1252(static_cast<unsigned char>(c));
 }
 
 // fixes.uncurl_quotes: [\u02bc\u2018-\u201b] -> ', [\u201c-\u201f] -> ".
-bool uncurl_quotes(std::u32string& s) {
-  bool changed = false;
+void uncurl_quotes(std::u32string& s) {
   for (char32_t& c : s) {
-    if (c == 0x02BC || (c >= 0x2018 && c <= 0x201B)) c = U'\'', changed = true;
-    else if (c >= 0x201C && c <= 0x201F) c = U'"', changed = true;
+    if (c == 0x02BC || (c >= 0x2018 && c <= 0x201B)) c = U'\'';
+    else if (c >= 0x201C && c <= 0x201F) c = U'"';
   }
-  return changed;
 }
 
 // fixes.fix_line_breaks: \r\n, \r, U+2028, U+2029, U+0085 -> \n.
-bool fix_line_breaks(std::u32string& s) {
-  bool changed = false;
+void fix_line_breaks(std::u32string& s) {
   std::size_t w = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
     char32_t c = s[i];
     if (c == U'\r') {
-      changed = true;
       if (i + 1 < s.size() && s[i + 1] == U'\n') continue;  // the \n that follows stays
       c = U'\n';
     } else if (c == 0x2028 || c == 0x2029 || c == 0x85) {
-      changed = true;
       c = U'\n';
     }
     s[w++] = c;
   }
   s.resize(w);
-  return changed;
 }
 
 // fixes.remove_terminal_escapes: "\033\[((?:\d|;)*)([a-zA-Z])" removed; \d is Unicode Nd.
-bool remove_terminal_escapes(std::u32string& s) {
-  if (s.find(U'\x1b') == std::u32string::npos) return false;
-  bool changed = false;
+void remove_terminal_escapes(std::u32string& s) {
+  if (s.find(U'\x1b') == std::u32string::npos) return;
   std::size_t w = 0;
   for (std::size_t i = 0; i < s.size();) {
     if (s[i] == U'\x1b' && i + 1 < s.size() && s[i + 1] == U'[') {
@@ -109,14 +94,12 @@ bool remove_terminal_escapes(std::u32string& s) {
       while (j < s.size() && (s[j] == U';' || is_decimal_digit(s[j]))) ++j;
       if (j < s.size() && s[j] < 0x80 && ((s[j] | 0x20) >= U'a' && (s[j] | 0x20) <= U'z')) {
         i = j + 1;
-        changed = true;
         continue;
       }
     }
     s[w++] = s[i++];
   }
   s.resize(w);
-  return changed;
 }
 
 // fixes.remove_control_chars (chardata.CONTROL_CHARS): U+00-08, 0B, 0E-1F, 7F, 206A-206F,
@@ -126,13 +109,11 @@ constexpr bool is_removed_control(char32_t c) {
          c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFC);
 }
 
-bool remove_control_chars(std::u32string& s) {
+void remove_control_chars(std::u32string& s) {
   std::size_t w = 0;
   for (char32_t c : s)
     if (!is_removed_control(c)) s[w++] = c;
-  const bool changed = w != s.size();
   s.resize(w);
-  return changed;
 }
 
 struct Scratch {

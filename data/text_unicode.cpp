@@ -55,10 +55,10 @@ void icu_transform(std::u32string& s, std::u16string& scratch, F&& transform, co
   TORCH_CHECK(false, what, " kept overflowing its buffer");
 }
 
-const UNormalizer2* normalizer(bool compat) {
+const UNormalizer2* nfc_normalizer() {
   UErrorCode err = U_ZERO_ERROR;
-  const UNormalizer2* n = compat ? unorm2_getNFKCInstance(&err) : unorm2_getNFCInstance(&err);
-  TORCH_CHECK(U_SUCCESS(err), "ICU normalizer unavailable: ", u_errorName(err));
+  const UNormalizer2* n = unorm2_getNFCInstance(&err);
+  TORCH_CHECK(U_SUCCESS(err), "ICU NFC normalizer unavailable: ", u_errorName(err));
   return n;
 }
 
@@ -172,7 +172,7 @@ void normalize_nfc(std::u32string& s, std::u16string& scratch) {
     }
   }
   if (inert) return;
-  static const UNormalizer2* nfc = normalizer(false);
+  static const UNormalizer2* nfc = nfc_normalizer();
   icu_transform(
       s, scratch,
       [](const UChar* src, int32_t n, UChar* dst, int32_t cap, UErrorCode* err) {
@@ -209,19 +209,6 @@ void to_upper(std::u32string& s, std::u16string& scratch) {
         return u_strToUpper(dst, cap, src, n, "", err);
       },
       "upper-casing");
-}
-
-std::u32string nfkc(char32_t c) {
-  static const UNormalizer2* n = normalizer(true);
-  std::u32string s(1, c);
-  std::u16string scratch;
-  icu_transform(
-      s, scratch,
-      [](const UChar* src, int32_t len, UChar* dst, int32_t cap, UErrorCode* err) {
-        return unorm2_normalize(n, src, len, dst, cap, err);
-      },
-      "NFKC normalisation");
-  return s;
 }
 
 bool is_decimal_digit(char32_t c) { return u_charType(static_cast<UChar32>(c)) == U_DECIMAL_DIGIT_NUMBER; }

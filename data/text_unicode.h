@@ -45,9 +45,6 @@ void normalize_nfc(std::u32string& s, std::u16string& scratch);
 void to_lower(std::u32string& s, std::u16string& scratch);
 void to_upper(std::u32string& s, std::u16string& scratch);
 
-// NFKC of one character (for ftfy's width table).
-std::u32string nfkc(char32_t c);
-
 // Unicode general category Nd (what Python's `\d` matches in a str pattern).
 bool is_decimal_digit(char32_t c);
 

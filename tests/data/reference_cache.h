@@ -4,6 +4,8 @@
 // ctest process (one per test case) does not regenerate them.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -28,12 +30,17 @@ inline std::filesystem::path cached_reference(const std::vector<std::string>& in
   const fs::path dir = fs::path(RSCLIP_BINARY_DIR) / "test-cache";
   fs::create_directories(dir);
   const fs::path out = dir / (fs::path(inputs.front()).stem().string() + "_" + std::to_string(key) + suffix);
+  if (fs::exists(out)) return out;
+  // Test cases run as parallel processes: one generates, the others wait for it.
+  const int lock = ::open((out.string() + ".lock").c_str(), O_CREAT | O_RDWR, 0644);
+  if (lock >= 0) ::flock(lock, LOCK_EX);
   if (!fs::exists(out)) {
     const fs::path tmp = out.string() + ".tmp" + std::to_string(::getpid());
     fs::remove_all(tmp);
     run_python(inputs.front(), {tmp.string()});
     fs::rename(tmp, out);
   }
+  if (lock >= 0) ::close(lock);  // releases the lock
   return out;
 }
 

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <thread>
+
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "data/sentencepiece_tokenizer.h"
@@ -87,6 +90,25 @@ TEST(SentencePieceTokenizer, DefaultsComeFromTheModel) {
   EXPECT_THROW(SentencePieceTokenizer{cfg}, Error);
   cfg.sentencepiece_model = (cases().dir / "corpus.txt").string();  // not a model
   EXPECT_THROW(SentencePieceTokenizer{cfg}, Error);
+}
+
+TEST(SentencePieceTokenizer, ManyThreadsGiveTheSameIds) {
+  const SpCases& c = cases();
+  auto tok = make_tokenizer(config_of(c.layouts[0]));
+  const torch::Tensor expected = c.tensors["tokens_0"];
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<std::int64_t> row(static_cast<std::size_t>(tok->context_length()));
+      for (std::size_t i = static_cast<std::size_t>(t); i < c.texts.size(); i += 3) {
+        tok->encode(c.texts[i], row.data());
+        if (!torch::equal(torch::tensor(row), expected[static_cast<std::int64_t>(i)])) ++mismatches;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(SentencePieceTokenizer, CliEqualsPython) {
