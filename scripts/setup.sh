@@ -31,7 +31,7 @@ APT_PACKAGES=(
   libarchive-dev libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev zlib1g-dev
   libsentencepiece-dev libyaml-cpp-dev libgtest-dev libcli11-dev nlohmann-json3-dev
-  libpcre2-dev clang
+  libpcre2-dev libicu-dev clang
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
