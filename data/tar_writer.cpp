@@ -7,6 +7,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "data/utf8_ctype.h"
 
 namespace rsclip::data {
 namespace {
@@ -29,9 +30,17 @@ void check_member_name(const std::string& name, const std::filesystem::path& arc
   }
 }
 
+bool is_ascii(const std::string& s) {
+  for (unsigned char c : s) {
+    if (c >= 0x80) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 TarWriter::TarWriter(const std::filesystem::path& path) : path_(path), file_(std::make_unique<AtomicFile>(path)) {
+  const ScopedUtf8Ctype utf8;
   archive_ = archive_write_new();
   if (!archive_) throw Error("cannot allocate a libarchive writer", path_.string());
   // pax_restricted = ustar headers, plus pax extended headers only for what ustar cannot
@@ -53,6 +62,11 @@ TarWriter::~TarWriter() {
 void TarWriter::add(const std::string& member_name, std::span<const std::uint8_t> bytes) {
   if (closed_) throw Error("add() after close()", path_.string());
   check_member_name(member_name, path_);
+  const ScopedUtf8Ctype utf8;
+  if (!utf8.active() && !is_ascii(member_name)) {
+    throw Error("non-ASCII tar member name \"" + member_name + "\" needs the C.UTF-8 locale, which is missing",
+                path_.string(), "use ASCII keys, or install a glibc with C.UTF-8");
+  }
   std::unique_ptr<archive_entry, decltype(&archive_entry_free)> entry(archive_entry_new(), archive_entry_free);
   archive_entry_set_pathname_utf8(entry.get(), member_name.c_str());
   archive_entry_set_filetype(entry.get(), AE_IFREG);
@@ -82,6 +96,7 @@ void TarWriter::add(const std::string& member_name, std::span<const std::uint8_t
 
 void TarWriter::close() {
   if (closed_) throw Error("close() called twice", path_.string());
+  const ScopedUtf8Ctype utf8;
   if (archive_write_close(archive_) != ARCHIVE_OK) {
     throw Error(std::string("cannot finish tar file: ") + archive_error_string(archive_), path_.string(),
                 "is the disk full?");
