@@ -93,6 +93,10 @@ SceneClass synth_class_of(std::uint64_t seed, std::uint64_t stream, std::uint64_
   return static_cast<SceneClass>(order[index % kSceneClassCount]);
 }
 
+int synth_train_caption_choice(std::uint64_t seed, std::uint64_t index) {
+  return SceneRng::for_item(seed, kTrainCaptionChoiceStream, index).range(0, kCaptionsPerImage - 1);
+}
+
 std::vector<std::uint8_t> encode_scene_jpeg(const cv::Mat& rgb, int image_size, int quality) {
   cv::Mat bgr;
   cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
@@ -140,8 +144,7 @@ SynthDatasetSummary write_synth_dataset(const SynthDatasetOptions& o) {
     const auto index = static_cast<std::uint64_t>(i);
     const SceneClass cls = synth_class_of(o.seed, kTrainStream, index);
     const Scene scene = generate_scene(cls, {o.seed, kTrainStream, index});
-    SceneRng choice = SceneRng::for_item(o.seed, kTrainCaptionChoiceStream, index);
-    const std::string& caption = scene.captions[static_cast<std::size_t>(choice.range(0, kCaptionsPerImage - 1))];
+    const std::string& caption = scene.captions[static_cast<std::size_t>(synth_train_caption_choice(o.seed, index))];
     const std::string key = fmt::format("{:08d}", i);
     shard->add(key + ".img_content", encode_scene_jpeg(scene.image, o.image_size, o.jpeg_quality));
     shard->add(key + ".img_name", as_bytes(fmt::format("{}_{:08d}.jpg", scene_class_name(cls), i)));

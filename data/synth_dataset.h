@@ -56,6 +56,9 @@ struct SynthDatasetSummary {
 // kSceneClassCount items.
 SceneClass synth_class_of(std::uint64_t seed, std::uint64_t stream, std::uint64_t index);
 
+// Which of a training image's kCaptionsPerImage captions goes into its shard sample.
+int synth_train_caption_choice(std::uint64_t seed, std::uint64_t index);
+
 // RGB scene -> JPEG bytes at `image_size` (OpenCV encodes BGR; the conversion is done here).
 std::vector<std::uint8_t> encode_scene_jpeg(const cv::Mat& rgb, int image_size, int quality);
 
