@@ -122,7 +122,9 @@ void river(const SceneDescription& d, SceneRng& rng, std::vector<std::string>& c
   const int boats = d.count("boat");
   c.push_back(prefix(rng) + " a " + d.size + " river crossing " + setting +
               (bridge ? ", with a bridge " + in(bridge->where) : "") + ".");
-  c.push_back("a " + col + " river flows " + along(d.orientation, rng) + " " + in(d.position) + " of the image.");
+  c.push_back(d.orientation == "diagonal" && d.position == Compass::centre
+                  ? "a " + col + " river flows diagonally through the middle of the image."
+                  : "a " + col + " river flows " + along(d.orientation, rng) + " " + in(d.position) + " of the image.");
   c.push_back("a " + d.size + " river winds through " + setting + " " + in(d.position) + ".");
   c.push_back("there is a " + d.size + " " + col + " river with muddy banks.");
   c.push_back(bridge ? "a bridge crosses the river " + in(bridge->where) + "."
@@ -248,9 +250,9 @@ void parking_lot(const SceneDescription& d, SceneRng& rng, std::vector<std::stri
   c.push_back(prefix(rng) + " a parking lot that is " + d.density + ".");
   c.push_back(approx(cars) + (cars == 1 ? " car is" : " cars are") + " parked in rows in a parking lot.");
   c.push_back(with_article(d.density) + " parking lot with white lines marking the parking spaces.");
-  c.push_back(cars >= 60 ? "many cars of different colors in a " + d.size + " parking lot."
-              : cars >= 20 ? "dozens of cars in a " + d.size + " parking lot."
-                           : "only a few cars in a " + d.size + " parking lot.");
+  c.push_back(d.density == "almost full"  ? "cars of many colors fill almost every space of a " + d.size + " parking lot."
+              : d.density == "half full" ? "about half of the spaces of a " + d.size + " parking lot are taken by cars."
+                                         : "most spaces of a " + d.size + " parking lot are empty, with a few cars.");
   c.push_back(d.has("trees") ? "a parking lot surrounded by green trees and grass."
                              : "a parking lot covering the whole image with rows of parking spaces.");
   c.push_back("rows of parking spaces in " + with_article(d.density) + " parking lot, seen from above.");
