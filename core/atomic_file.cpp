@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <c10/util/Exception.h>
+
 #include "core/error.h"
 
 namespace rsclip {
@@ -24,21 +26,34 @@ void fsync_path(const fs::path& path, bool directory) {
 
 }  // namespace
 
-void write_file_atomic(const fs::path& path, const std::function<void(const fs::path& tmp)>& write) {
-  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+AtomicFile::AtomicFile(fs::path path) : path_(std::move(path)) {
+  const fs::path dir = path_.has_parent_path() ? path_.parent_path() : fs::path(".");
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error("cannot create directory: " + ec.message(), dir.string());
-  const fs::path tmp = path.string() + ".tmp-" + std::to_string(::getpid());
-  try {
-    write(tmp);
-    fsync_path(tmp, false);
-    fs::rename(tmp, path);
-  } catch (...) {
-    fs::remove(tmp, ec);
-    throw;
-  }
-  fsync_path(dir, true);
+  tmp_ = path_.string() + ".tmp-" + std::to_string(::getpid());
+}
+
+AtomicFile::~AtomicFile() {
+  if (committed_) return;
+  std::error_code ec;
+  fs::remove(tmp_, ec);
+}
+
+void AtomicFile::commit() {
+  TORCH_CHECK(!committed_, "AtomicFile::commit called twice for ", path_.string());
+  fsync_path(tmp_, false);
+  std::error_code ec;
+  fs::rename(tmp_, path_, ec);
+  if (ec) throw Error("cannot rename " + tmp_.string() + ": " + ec.message(), path_.string());
+  committed_ = true;
+  fsync_path(path_.has_parent_path() ? path_.parent_path() : fs::path("."), true);
+}
+
+void write_file_atomic(const fs::path& path, const std::function<void(const fs::path& tmp)>& write) {
+  AtomicFile file(path);
+  write(file.tmp_path());
+  file.commit();
 }
 
 void write_file_atomic(const fs::path& path, std::string_view bytes) {

@@ -13,6 +13,28 @@ namespace rsclip {
 void write_file_atomic(const std::filesystem::path& path,
                        const std::function<void(const std::filesystem::path& tmp)>& write);
 
+// For writers that produce a file piece by piece (tar shards): write to tmp_path(), then
+// commit() renames it over path(). Destroyed without commit() -> the temporary is removed,
+// so a failed or interrupted writer never leaves a torn file under the final name.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::filesystem::path path);  // creates the parent directories
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  const std::filesystem::path& tmp_path() const { return tmp_; }
+  bool committed() const { return committed_; }
+
+  // fsync the temporary, rename it to path(), fsync the directory.
+  void commit();
+
+ private:
+  std::filesystem::path path_, tmp_;
+  bool committed_ = false;
+};
+
 // Convenience: atomically replace `path` with `bytes`.
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
 
