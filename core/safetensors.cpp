@@ -8,6 +8,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/mapped_file.h"
 
 namespace rsclip {
 namespace {
@@ -85,14 +86,18 @@ StateDict parse_safetensors(std::string_view bytes, const std::string& file, Met
       throw Error("tensor entry needs dtype (string), shape (list) and data_offsets ([begin, end])", where);
     }
     Entry e{it.key(), dtype_from_name(t["dtype"].get<std::string>(), where), {}, 0, 0};
-    std::uint64_t numel = 1;
+    // c10 multiplies all sizes with overflow checks even when one is zero, so the product
+    // of the non-zero sizes must fit in int64 too.
+    std::uint64_t numel = 1, nonzero = 1;
     for (const auto& d : t["shape"]) {
       if (!d.is_number_unsigned()) throw Error("shape entries must be non-negative integers", where);
       const auto dim = d.get<std::uint64_t>();
-      if (dim > static_cast<std::uint64_t>(INT64_MAX) || (dim != 0 && numel > UINT64_MAX / dim)) {
+      if (dim > static_cast<std::uint64_t>(INT64_MAX) ||
+          (dim != 0 && nonzero > static_cast<std::uint64_t>(INT64_MAX) / dim)) {
         throw Error("shape overflows", where);
       }
       numel *= dim;
+      if (dim != 0) nonzero *= dim;
       e.shape.push_back(static_cast<int64_t>(dim));
     }
     for (int k = 0; k < 2; ++k) {
@@ -139,8 +144,8 @@ StateDict parse_safetensors(std::string_view bytes, const std::string& file, Met
 }
 
 StateDict load_safetensors(const std::filesystem::path& path, Metadata* metadata) {
-  const std::string bytes = read_file(path);
-  return parse_safetensors(bytes, path.string(), metadata);
+  const MappedFile file(path);  // no second in-memory copy of multi-GB files
+  return parse_safetensors(file.bytes(), path.string(), metadata);
 }
 
 void save_safetensors(const std::filesystem::path& path, const StateDict& tensors, const Metadata& metadata) {
