@@ -6,14 +6,14 @@
 # across runs, and crashes land in build-fuzz/crashes/<target>/.
 #
 # usage: scripts/fuzz.sh [SECONDS] [TARGET...]     (targets: fuzz_safetensors fuzz_pickle
-#                                                    fuzz_torch_zip; default all)
+#                                                    fuzz_torch_zip fuzz_tar_samples; default all)
 # Needs scripts/setup.sh to have run once (for .venv). RSCLIP_JOBS: compile jobs (default 1).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_safetensors fuzz_pickle fuzz_torch_zip)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_safetensors fuzz_pickle fuzz_torch_zip fuzz_tar_samples)
 BUILD=$ROOT/build-fuzz
 PY=$ROOT/.venv/bin/python
 say() { printf '[fuzz] %s\n' "$*"; }
@@ -58,6 +58,10 @@ for path in sorted(glob.glob(os.path.join(seeds, "files", "*"))):
     elif name.endswith(".safetensors") or name.endswith(".pt"):
         shutil.copy(path, os.path.join(seeds, "fuzz_safetensors", name))
 PYEOF
+  # Tar seeds: webdataset shards with tricky member names (GNU/pax long names, unicode,
+  # gzip, repeated fields), as the webdataset parity test writes them.
+  mkdir -p "$SEEDS/fuzz_tar_samples"
+  "$PY" "$ROOT/scripts/reference/webdataset_reference.py" make_tricky "$SEEDS/fuzz_tar_samples" >/dev/null
   touch "$SEEDS/.complete"
 fi
 
