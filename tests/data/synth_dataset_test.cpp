@@ -15,6 +15,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "data/eval_datasets.h"
 #include "data/synth_dataset.h"
 #include "data/utf8_ctype.h"
 #include "tests/reference/test_support.h"
@@ -194,6 +195,15 @@ TEST(SynthDataset, TestSetsFollowImageFolderAndKarpathyFormats) {
     }
     ++imgid;
   }
+  // rsclip's own evaluation readers take both sets as they are.
+  const auto zero_shot = read_image_folder(dir / "test" / "imagefolder");
+  EXPECT_EQ(zero_shot.images.size(), static_cast<std::size_t>(kTest));
+  EXPECT_NE(std::find(zero_shot.classes.begin(), zero_shot.classes.end(), "dense residential"), zero_shot.classes.end());
+  const auto retrieval = read_karpathy_json(dir / "test" / "captions.json");
+  ASSERT_EQ(retrieval.images.size(), static_cast<std::size_t>(kTest));
+  EXPECT_EQ(retrieval.captions.size(), static_cast<std::size_t>(kTest * kCaptionsPerImage));
+  for (const auto& image : retrieval.images) EXPECT_TRUE(fs::exists(image)) << image;
+
   const auto manifest = nlohmann::json::parse(read_file(dir / "synth.json"));
   EXPECT_EQ(manifest["seed"], 5);
   EXPECT_EQ(manifest["classes"].size(), static_cast<std::size_t>(kSceneClassCount));
