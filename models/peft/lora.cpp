@@ -85,7 +85,7 @@ class LoraLinearImpl : public LinearImpl, public PeftModule {
   }
   void export_merged(const std::string& prefix, StateDict& state) const override {
     torch::NoGradGuard no_grad;
-    state[prefix + ".weight"] = merged_ ? weight.detach().clone() : weight + pair_.weight_delta(scaling_, weight);
+    state.insert(prefix + ".weight", merged_ ? weight.detach().clone() : weight + pair_.weight_delta(scaling_, weight));
   }
 
  private:
@@ -144,7 +144,7 @@ class LoraInProjImpl : public InProjHook, public PeftModule {
   void export_merged(const std::string& prefix, StateDict& state) const override {
     // prefix is `<attn>.in_proj`; the base parameter is `<attn>.in_proj_weight`.
     torch::NoGradGuard no_grad;
-    state[prefix + "_weight"] = merged_ ? in_proj_weight_.detach().clone() : merged_weight();
+    state.insert(prefix + "_weight", merged_ ? in_proj_weight_.detach().clone() : merged_weight());
   }
 
  private:

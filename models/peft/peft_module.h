@@ -22,7 +22,7 @@ class PeftModule {
   virtual void unmerge();
   virtual bool merged() const { return false; }
   // Writes the merged values of the base parameters this module changes into `state`
-  // (keys `prefix + "." + name`), without changing the module.
+  // (keys `prefix + "." + name`, each written once), without changing the module.
   virtual void export_merged(const std::string& prefix, StateDict& state) const;
 };
 
