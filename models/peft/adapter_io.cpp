@@ -123,7 +123,7 @@ void load_adapter_weights(CLIPImpl& model, const PeftConfig& cfg, const std::fil
 
 PeftConfig apply_adapter_file(CLIPImpl& model, const std::filesystem::path& path) {
   auto cfg = read_adapter_config(path);
-  peft::apply(model, cfg);
+  apply_method(model, cfg);
   load_adapter_weights(model, cfg, path);
   return cfg;
 }

@@ -32,7 +32,7 @@ PeftConfig read_adapter_config(const std::filesystem::path& path);
 // Loads the tensors of an adapter file into a model to which `cfg` was applied.
 void load_adapter_weights(CLIPImpl& model, const PeftConfig& cfg, const std::filesystem::path& path);
 
-// apply(model, stored config) + load_adapter_weights; returns the stored config.
+// apply_method(model, stored config) + load_adapter_weights; returns the stored config.
 PeftConfig apply_adapter_file(CLIPImpl& model, const std::filesystem::path& path);
 
 // Folds every mergeable PEFT module into the base weights in place (forward then computes

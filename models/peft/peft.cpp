@@ -105,7 +105,7 @@ std::vector<std::string> method_parameter_names(CLIPImpl& model, const PeftConfi
   return names;
 }
 
-PeftReport apply(CLIPImpl& model, const PeftConfig& cfg) {
+PeftReport apply_method(CLIPImpl& model, const PeftConfig& cfg) {
   const Method& method = find_method(cfg.method);
   for (const auto& item : model.named_modules()) {
     if (const auto* m = dynamic_cast<const PeftModule*>(item.value().get())) {

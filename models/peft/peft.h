@@ -6,14 +6,14 @@
 // keep open_clip's names.
 //
 // Use (the trainer):
-//   auto report = peft::apply(*model, cfg.peft);        // adds modules, freezes the base,
+//   auto report = peft::apply_method(*model, cfg.peft); // adds modules, freezes the base,
 //                                                       // logs the trainable-parameter table
 //   optimizer over peft::trainable_parameters(*model)   // requires_grad == true
 //   peft::save_adapter(path, *model, cfg.peft);         // adapter_io.h
 //   peft::apply_adapter_file(*base_model, path);        // apply + load in one call
 //   peft::export_state_dict(*model)                     // merged open_clip state dict
 //
-// apply() freezes by construction: every parameter gets requires_grad = false except the
+// apply_method() freezes by construction: every parameter gets requires_grad = false except the
 // method's own (prefix) parameters and the base parameters the method trains (bitfit:
 // biases; linear_probe: the two projections; lock: the unlocked groups; full: all).
 #pragma once
@@ -35,7 +35,7 @@ class Method {
   virtual std::string name() const = 0;    // lower-case, unique ("lora")
   virtual std::string prefix() const = 0;  // unique parameter-name prefix ("lora_"); "" if none
   // True when the adapted model computes exactly the base model's outputs right after
-  // apply() (zero-initialised up-projections, LoRA's B = 0, methods that add nothing).
+  // apply_method() (zero-initialised up-projections, LoRA's B = 0, methods that add nothing).
   virtual bool identity_at_init() const = 0;
   // True when the trained result folds into open_clip's own parameters (export_state_dict).
   virtual bool mergeable() const = 0;
@@ -69,8 +69,9 @@ struct PeftReport {
 };
 
 // Applies cfg.method to a base model (errors if a method is already applied), sets
-// requires_grad as above, logs and returns the report.
-PeftReport apply(CLIPImpl& model, const PeftConfig& cfg);
+// requires_grad as above, logs and returns the report. (Not called `apply`: CLIPImpl has
+// std as an associated namespace, so an unqualified apply(model, cfg) finds std::apply.)
+PeftReport apply_method(CLIPImpl& model, const PeftConfig& cfg);
 
 // The report for the model's current requires_grad flags.
 PeftReport report(CLIPImpl& model, const std::string& method);
@@ -78,7 +79,7 @@ PeftReport report(CLIPImpl& model, const std::string& method);
 // The parameters that will be trained (requires_grad), by name, in named_parameters order.
 std::vector<std::pair<std::string, torch::Tensor>> trainable_parameters(CLIPImpl& model);
 
-// The names apply() makes trainable for `cfg` on this (already attached) model.
+// The names apply_method() makes trainable for `cfg` on this (already attached) model.
 std::vector<std::string> method_parameter_names(CLIPImpl& model, const PeftConfig& cfg);
 
 }  // namespace rsclip::models::peft

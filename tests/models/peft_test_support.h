@@ -56,7 +56,7 @@ struct TinyFixture {
       base_text = model->encode_text(tokens);
     }
     torch::manual_seed(2);
-    report = peft::apply(*model, peft);
+    report = apply_method(*model, peft);
   }
 
   // CLIP's symmetric contrastive loss, in train mode.
