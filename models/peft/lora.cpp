@@ -13,6 +13,8 @@
 //   [width, rank], merged into rows [s*width, (s+1)*width) of in_proj_weight.
 #include <torch/torch.h>
 
+#include <map>
+
 #include "core/error.h"
 #include "models/peft/methods.h"
 #include "models/peft/peft_module.h"
@@ -29,7 +31,6 @@ struct LoraPair {
     torch::NoGradGuard no_grad;
     b->weight.zero_();
   }
-  LoraPair(Linear a_, Linear b_) : a(std::move(a_)), b(std::move(b_)) {}
   torch::Tensor delta(const torch::Tensor& x, double scaling) const {
     return at::linear(at::linear(x, a->weight), b->weight) * scaling;
   }

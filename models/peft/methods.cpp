@@ -1,5 +1,6 @@
 #include "models/peft/methods.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "models/peft/targets.h"

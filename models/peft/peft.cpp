@@ -8,7 +8,6 @@
 #include "core/log.h"
 #include "models/peft/methods.h"
 #include "models/peft/peft_module.h"
-#include "models/peft/targets.h"
 
 namespace rsclip::models::peft {
 namespace {

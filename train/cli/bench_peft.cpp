@@ -12,10 +12,11 @@
 //                    allocator's and libraries' overhead (CPU only; one process per method).
 // Step time: median over --iters timed steps after --warmup untimed ones.
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
+#include <unordered_map>
 
 #include <c10/core/CPUAllocator.h>
 
@@ -29,43 +30,67 @@ namespace rsclip::cli {
 namespace {
 
 // Counts live bytes of every CPU allocation made through it and their high-water mark.
+// Allocations stay "simple" (context == data) because some kernels use raw_allocate; sizes
+// are kept in a map keyed by the pointer. One instance per process.
 class TrackingAllocator final : public c10::Allocator {
  public:
-  explicit TrackingAllocator(c10::Allocator* base) : base_(base) {}
+  explicit TrackingAllocator(c10::Allocator* base) : base_(base), base_deleter_(base->raw_deleter()) {
+    TORCH_CHECK(base_deleter_, "the CPU allocator has no raw deleter");
+    TORCH_CHECK(!instance_, "one TrackingAllocator per process");
+    instance_ = this;
+  }
 
   c10::DataPtr allocate(size_t n) override {
     auto inner = base_->allocate(n);
-    void* data = inner.get();
     const auto device = inner.device();
-    auto* ctx = new Context{std::move(inner), n, this};
-    const int64_t now = live_.fetch_add(static_cast<int64_t>(n)) + static_cast<int64_t>(n);
-    int64_t peak = peak_.load();
-    while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
+    TORCH_CHECK(inner.get() == inner.get_context(), "the CPU allocator's pointers are not simple");
+    void* data = inner.release_context();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      sizes_[data] = n;
+      live_ += static_cast<int64_t>(n);
+      peak_ = std::max(peak_, live_);
     }
-    return {data, ctx, &release, device};
+    return {data, data, &release, device};
   }
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
   void copy_data(void* dest, const void* src, std::size_t count) const override {
     default_copy_data(dest, src, count);
   }
 
-  int64_t live() const { return live_.load(); }
-  int64_t peak() const { return peak_.load(); }
-  void reset_peak() { peak_.store(live_.load()); }
-
- private:
-  struct Context {
-    c10::DataPtr inner;  // freed with the context
-    size_t bytes;
-    TrackingAllocator* owner;
-  };
-  static void release(void* p) {
-    auto* ctx = static_cast<Context*>(p);
-    ctx->owner->live_.fetch_sub(static_cast<int64_t>(ctx->bytes));
-    delete ctx;
+  int64_t live() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return live_;
+  }
+  int64_t peak() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return peak_;
+  }
+  void reset_peak() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    peak_ = live_;
   }
 
+ private:
+  static void release(void* data) {
+    if (!data) return;
+    auto* self = instance_;
+    {
+      std::lock_guard<std::mutex> lock(self->mutex_);
+      auto it = self->sizes_.find(data);
+      TORCH_CHECK(it != self->sizes_.end(), "freeing an untracked CPU pointer");
+      self->live_ -= static_cast<int64_t>(it->second);
+      self->sizes_.erase(it);
+    }
+    self->base_deleter_(data);
+  }
+
+  static inline TrackingAllocator* instance_ = nullptr;
   c10::Allocator* base_;
-  std::atomic<int64_t> live_{0}, peak_{0};
+  c10::DeleterFnPtr base_deleter_;
+  std::mutex mutex_;
+  std::unordered_map<void*, size_t> sizes_;
+  int64_t live_ = 0, peak_ = 0;
 };
 
 double vm_hwm_mib() {
