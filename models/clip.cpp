@@ -73,7 +73,10 @@ torch::Tensor VisionTransformerImpl::pool(const torch::Tensor& tokens) {
 }
 
 torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& pixels) {
-  return pool(transformer->forward(embed(pixels), /*causal=*/false));
+  auto x = embed(pixels);
+  if (input_dropout > 0) x = torch::dropout(x, input_dropout, /*train=*/true);
+  auto features = pool(transformer->forward(x, /*causal=*/false));
+  return feature_hook ? feature_hook->forward(features) : features;
 }
 
 // ----- text tower --------------------------------------------------------------------
@@ -116,7 +119,7 @@ TextTransformerImpl::TextTransformerImpl(const TextConfig& c, int64_t embed_dim,
   }
 }
 
-torch::Tensor TextTransformerImpl::embed(const torch::Tensor& tokens) {
+TextEmbedding TextTransformerImpl::embed(const torch::Tensor& tokens) {
   // open_clip casts to the blocks' weight dtype (pure-precision training).
   auto block = transformer->resblocks[0]->as<ResidualAttentionBlockImpl>();
   const auto cast = block->mlp->c_fc->weight.scalar_type();
@@ -125,7 +128,10 @@ torch::Tensor TextTransformerImpl::embed(const torch::Tensor& tokens) {
                     std::to_string(cfg.context_length),
                 "text input", "tokenize with the model's context length");
   }
-  return token_embedding->forward(tokens).to(cast) + positional_embedding.to(cast);
+  TextEmbedding e{token_embedding->forward(tokens).to(cast), tokens};
+  if (embed_hook) e = embed_hook->forward(e.embeddings, tokens);
+  e.embeddings = e.embeddings + positional_embedding.to(cast);
+  return e;
 }
 
 torch::Tensor TextTransformerImpl::pool(const torch::Tensor& x_in, const torch::Tensor& tokens) {
@@ -149,7 +155,10 @@ torch::Tensor TextTransformerImpl::pool(const torch::Tensor& x_in, const torch::
 }
 
 torch::Tensor TextTransformerImpl::forward(const torch::Tensor& tokens) {
-  return pool(transformer->forward(embed(tokens), /*causal=*/!cfg.no_causal_mask), tokens);
+  auto e = embed(tokens);
+  if (input_dropout > 0) e.embeddings = torch::dropout(e.embeddings, input_dropout, /*train=*/true);
+  auto features = pool(transformer->forward(e.embeddings, /*causal=*/!cfg.no_causal_mask), e.tokens);
+  return feature_hook ? feature_hook->forward(features) : features;
 }
 
 // ----- CLIP --------------------------------------------------------------------------
@@ -194,6 +203,18 @@ ParameterCounts count_parameters(CLIPImpl& model) {
   for (const auto& p : model.text->parameters()) c.text += p.numel();
   for (const auto& p : model.parameters()) c.total += p.numel();
   return c;
+}
+
+InputDropoutScope::InputDropoutScope(CLIPImpl& model, double p)
+    : model_(model), prev_image_(model.visual->input_dropout), prev_text_(model.text->input_dropout) {
+  TORCH_CHECK(p >= 0 && p < 1, "input dropout must be in [0, 1), got ", p);
+  model.visual->input_dropout = p;
+  model.text->input_dropout = p;
+}
+
+InputDropoutScope::~InputDropoutScope() {
+  model_.visual->input_dropout = prev_image_;
+  model_.text->input_dropout = prev_text_;
 }
 
 }  // namespace rsclip::models

@@ -8,10 +8,17 @@
 // (CustomTextCLIP configs, `custom_text: true`, put the text tower under `text.` instead.)
 // encode_image / encode_text follow open_clip's CLIP.encode_image / encode_text op for op,
 // so outputs agree to float rounding in fp32 and under the same autocast.
+//
+// Beyond open_clip: the hook slots of models/hooks.h (feature_hook, the text embed_hook)
+// and `input_dropout`, the token dropout of HMMC's augmented second pass (REFERENCE.md,
+// PETL paper): dropout on the image tokens after ln_pre and on the text tokens after the
+// token + positional embedding. It applies whenever it is > 0, in train and eval mode alike,
+// since it is asked for explicitly per pass (InputDropoutScope).
 #pragma once
 
 #include <torch/torch.h>
 
+#include "models/hooks.h"
 #include "models/layers.h"
 #include "models/model_config.h"
 #include "models/transformer.h"
@@ -33,6 +40,8 @@ class VisionTransformerImpl : public torch::nn::Module {
   torch::Tensor class_embedding, positional_embedding, proj;
   LayerNorm ln_pre{nullptr}, ln_post{nullptr};
   Transformer transformer{nullptr};
+  double input_dropout = 0.0;
+  std::shared_ptr<TensorHook> feature_hook;
 };
 TORCH_MODULE(VisionTransformer);
 
@@ -41,7 +50,9 @@ class TextTransformerImpl : public torch::nn::Module {
   TextTransformerImpl(const TextConfig& cfg, int64_t embed_dim, const Activation& act);
   // tokens [batch, context] int64 -> pooled features [batch, embed_dim].
   torch::Tensor forward(const torch::Tensor& tokens);
-  torch::Tensor embed(const torch::Tensor& tokens);                       // token + positional embedding
+  // token + positional embedding (through embed_hook if set); `tokens` of the result are
+  // the ids pooling must use.
+  TextEmbedding embed(const torch::Tensor& tokens);
   torch::Tensor pool(const torch::Tensor& x, const torch::Tensor& tokens);  // ln_final + pooling + projection
 
   TextConfig cfg;
@@ -51,6 +62,9 @@ class TextTransformerImpl : public torch::nn::Module {
   LayerNorm ln_final{nullptr};
   torch::Tensor text_projection;   // [width, embed_dim], unless proj_bias
   Linear text_projection_linear{nullptr};  // proj_bias: nn.Linear named `text_projection`
+  double input_dropout = 0.0;
+  std::shared_ptr<TextEmbedHook> embed_hook;
+  std::shared_ptr<TensorHook> feature_hook;
 };
 TORCH_MODULE(TextTransformer);
 
@@ -75,5 +89,19 @@ struct ParameterCounts {
   int64_t visual = 0, text = 0, total = 0;
 };
 ParameterCounts count_parameters(CLIPImpl& model);
+
+// Sets input_dropout on both towers for its lifetime (HMMC's second pass), then restores
+// the previous values.
+class InputDropoutScope {
+ public:
+  InputDropoutScope(CLIPImpl& model, double p);
+  ~InputDropoutScope();
+  InputDropoutScope(const InputDropoutScope&) = delete;
+  InputDropoutScope& operator=(const InputDropoutScope&) = delete;
+
+ private:
+  CLIPImpl& model_;
+  double prev_image_, prev_text_;
+};
 
 }  // namespace rsclip::models

@@ -19,6 +19,12 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) : in_features(in
   reset_linear(*this);
 }
 
+LinearImpl::LinearImpl(torch::Tensor w, torch::Tensor b) : in_features(w.size(1)), out_features(w.size(0)) {
+  TORCH_CHECK(w.dim() == 2, "Linear weight must be 2-D");
+  weight = register_parameter("weight", w, w.requires_grad());
+  if (b.defined()) bias = register_parameter("bias", b, b.requires_grad());
+}
+
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return at::linear(x, weight, bias); }
 
 void reset_linear(LinearImpl& linear) {

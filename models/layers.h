@@ -25,6 +25,9 @@ TORCH_MODULE(LayerNorm);
 class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(int64_t in, int64_t out, bool with_bias = true);
+  // Adopts existing tensors as its parameters (a PEFT wrapper keeps the base tensors, so
+  // loaded weights and references to them stay valid). `bias` may be undefined.
+  LinearImpl(torch::Tensor weight, torch::Tensor bias);
   virtual ~LinearImpl() = default;
   virtual torch::Tensor forward(const torch::Tensor& x);
   int64_t in_features, out_features;

@@ -18,9 +18,9 @@ AttentionImpl::AttentionImpl(int64_t dim_, int64_t heads_) : dim(dim_), heads(he
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, bool causal) {
   const int64_t batch = x.size(0), tokens = x.size(1), head_dim = dim / heads;
   // One packed projection, then split into q, k, v: [3, batch, heads, tokens, head_dim].
-  auto qkv = at::linear(x, in_proj_weight, in_proj_bias)
-                 .view({batch, tokens, 3, heads, head_dim})
-                 .permute({2, 0, 3, 1, 4});
+  auto packed = at::linear(x, in_proj_weight, in_proj_bias);
+  if (in_proj_hook) packed = in_proj_hook->forward(x, packed);
+  auto qkv = packed.view({batch, tokens, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
   auto out = at::scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], /*attn_mask=*/{}, /*dropout_p=*/0.0, causal);
   return out_proj->forward(out.transpose(1, 2).reshape({batch, tokens, dim}));
 }
@@ -42,9 +42,12 @@ ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(const TransformerOptions&
 torch::Tensor ResidualAttentionBlockImpl::forward(const torch::Tensor& x, bool causal) {
   auto a = attn->forward(ln_1->forward(x), causal);
   if (ls_1) a = ls_1->forward(a);
+  if (attn_adapter) a = attn_adapter->forward(a);
   auto h = x + a;
   auto m = mlp->forward(ln_2->forward(h));
   if (ls_2) m = ls_2->forward(m);
+  if (mlp_adapter) m = mlp_adapter->forward(m);
+  if (parallel_adapter) m = m + parallel_adapter->forward(h);
   return h + m;
 }
 
@@ -55,15 +58,16 @@ TransformerImpl::TransformerImpl(const TransformerOptions& opt) : width(opt.widt
 
 torch::Tensor TransformerImpl::forward(torch::Tensor x, bool causal) {
   const bool recompute = grad_checkpointing && torch::GradMode::is_enabled();
-  for (const auto& module : *resblocks) {
-    auto* block = module->as<ResidualAttentionBlockImpl>();
+  for (int64_t i = 0; i < static_cast<int64_t>(resblocks->size()); ++i) {
+    auto* block = resblocks[i]->as<ResidualAttentionBlockImpl>();
+    if (token_hook) x = token_hook->before_block(x, i);
     if (recompute) {
       x = checkpoint([block, causal](const torch::Tensor& in) { return block->forward(in, causal); }, x);
     } else {
       x = block->forward(x, causal);
     }
   }
-  return x;
+  return token_hook ? token_hook->after_blocks(x) : x;
 }
 
 }  // namespace rsclip::models

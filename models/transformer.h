@@ -5,12 +5,14 @@
 //
 // State-dict names (as open_clip): resblocks.N.{ln_1, attn.in_proj_weight, attn.in_proj_bias,
 // attn.out_proj, ls_1.gamma?, ln_2, mlp.c_fc, mlp.c_proj, ls_2.gamma?}.
+// The hook slots (null unless a PEFT method sets them) are described in models/hooks.h.
 #pragma once
 
 #include <torch/torch.h>
 
 #include <optional>
 
+#include "models/hooks.h"
 #include "models/layers.h"
 
 namespace rsclip::models {
@@ -34,6 +36,7 @@ class AttentionImpl : public torch::nn::Module {
   int64_t dim, heads;
   torch::Tensor in_proj_weight, in_proj_bias;
   Linear out_proj{nullptr};
+  std::shared_ptr<InProjHook> in_proj_hook;
 };
 TORCH_MODULE(Attention);
 
@@ -56,6 +59,7 @@ class ResidualAttentionBlockImpl : public torch::nn::Module {
   Attention attn{nullptr};
   Mlp mlp{nullptr};
   LayerScale ls_1{nullptr}, ls_2{nullptr};  // only with ls_init_value
+  std::shared_ptr<TensorHook> attn_adapter, mlp_adapter, parallel_adapter;
 };
 TORCH_MODULE(ResidualAttentionBlock);
 
@@ -69,6 +73,7 @@ class TransformerImpl : public torch::nn::Module {
   // Recompute each block in backward instead of keeping its activations (open_clip's
   // set_grad_checkpointing); only takes effect while autograd records.
   bool grad_checkpointing = false;
+  std::shared_ptr<TokenHook> token_hook;
 };
 TORCH_MODULE(Transformer);
 
