@@ -1,10 +1,13 @@
 #include "train/model_io.h"
 
 #include "core/autocast.h"
+#include "core/checkpoint_reader.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/safetensors.h"
 #include "models/load_state.h"
+#include "models/peft/peft.h"
 
 namespace rsclip::train {
 
@@ -27,13 +30,49 @@ torch::Device parse_device(const std::string& name) {
   return device;
 }
 
+bool is_training_checkpoint(const std::filesystem::path& path) {
+  return std::filesystem::is_directory(path) && std::filesystem::exists(path / "model.safetensors");
+}
+
+models::peft::PeftConfig checkpoint_peft_config(const std::filesystem::path& dir) {
+  const auto file = dir / "model.safetensors";
+  Metadata meta;
+  load_safetensors(file, &meta);
+  if (!meta.contains("peft")) throw Error("model.safetensors lacks the peft metadata", file.string());
+  return config::read<models::peft::PeftConfig>(YAML::Load(meta.at("peft")), file.string() + ": peft");
+}
+
 StateDict read_checkpoint(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) throw Error("checkpoint not found", path.string());
-  return load_safetensors(path);
+  if (std::filesystem::is_directory(path)) {
+    if (!is_training_checkpoint(path)) {
+      throw Error("a directory but not an rsclip training checkpoint (no model.safetensors)", path.string(),
+                  "give a checkpoint file or RUN/checkpoints/step_N");
+    }
+    return load_safetensors(path / "model.safetensors");
+  }
+  return read_state_dict(path);
 }
 
 models::CLIP load_model(const std::string& name_or_path, const std::string& checkpoint, bool strict,
                         torch::Device device) {
+  if (!checkpoint.empty() && is_training_checkpoint(checkpoint)) {
+    // The architecture and PEFT method come from the checkpoint itself.
+    const auto file = std::filesystem::path(checkpoint) / "model.safetensors";
+    Metadata meta;
+    auto tensors = load_safetensors(file, &meta);
+    if (!meta.contains("model_config") || !meta.contains("peft")) {
+      throw Error("model.safetensors lacks the model_config/peft metadata", file.string(),
+                  "it was not written by rsclip train");
+    }
+    auto cfg = models::parse_model_config(nlohmann::json::parse(meta.at("model_config")), name_or_path);
+    models::CLIP model(cfg);
+    models::peft::apply_method(*model, checkpoint_peft_config(checkpoint));
+    models::load_state_dict(*model, tensors, /*strict=*/true, file.string());
+    model->to(device);
+    model->eval();
+    return model;
+  }
   models::CLIP model(models::load_model_config(name_or_path));
   if (!checkpoint.empty()) models::load_state_dict(*model, read_checkpoint(checkpoint), strict, checkpoint);
   model->to(device);

@@ -8,6 +8,7 @@
 
 #include "core/state_dict.h"
 #include "models/clip.h"
+#include "models/peft/peft_config.h"
 
 namespace rsclip::train {
 
@@ -15,12 +16,21 @@ namespace rsclip::train {
 // there is none is an error, never a fallback.
 torch::Device parse_device(const std::string& name);
 
+// A directory written by `rsclip train` (RUN/checkpoints/step_N, with model.safetensors).
+bool is_training_checkpoint(const std::filesystem::path& path);
+
+// The PEFT config a training checkpoint directory was trained with.
+models::peft::PeftConfig checkpoint_peft_config(const std::filesystem::path& dir);
+
 // Reads a checkpoint's tensors: .safetensors, torch.save zip (.pt/.bin/.pth) or an OpenAI
-// TorchScript archive (format decided by content).
+// TorchScript archive (format decided by content), or a training checkpoint directory's
+// model.safetensors.
 StateDict read_checkpoint(const std::filesystem::path& path);
 
 // The model `name_or_path` (built-in name or open_clip .json) with weights from `checkpoint`
-// (random open_clip-style init when empty), in eval mode on `device`.
+// (random open_clip-style init when empty), in eval mode on `device`. A training checkpoint
+// directory brings its own architecture and PEFT method (applied, not merged); then
+// `name_or_path` only labels it.
 models::CLIP load_model(const std::string& name_or_path, const std::string& checkpoint, bool strict,
                         torch::Device device);
 

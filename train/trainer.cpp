@@ -1,0 +1,532 @@
+#include "train/trainer.h"
+
+#include <csignal>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+
+#include "core/collectives_autograd.h"
+#include "core/config.h"
+#include "core/atomic_file.h"
+#include "core/data_parallel.h"
+#include "core/distributed.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "data/clip_processor.h"
+#include "data/loader.h"
+#include "models/load_state.h"
+#include "models/peft/peft.h"
+#include "models/peft/targets.h"
+#include "train/checkpoint_store.h"
+#include "train/evaluator.h"
+#include "train/grad_scaler.h"
+#include "train/model_io.h"
+#include "train/plot.h"
+#include "train/progress.h"
+#include "train/run_dir.h"
+#include "train/train_state.h"
+#include "train/train_step.h"
+
+namespace rsclip::train {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::atomic<int> g_stop_signal{0};
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+torch::DeviceType compute_device_type(const std::string& device) {
+  if (device == "auto") return torch::cuda::is_available() ? torch::kCUDA : torch::kCPU;
+  return parse_device(device).type();
+}
+
+LossCollectives collectives_for(Distributed* dist) {
+  LossCollectives c;
+  if (!dist || !dist->enabled()) return c;
+  c.rank = dist->rank();
+  c.world_size = dist->world_size();
+  c.all_gather = [dist](const torch::Tensor& t) { return all_gather_with_grad(*dist, t); };
+  c.exchange = [dist](int from, int to, const torch::Tensor& t) { return neighbour_exchange_with_grad(*dist, from, to, t); };
+  c.exchange_bidir = [dist](int left, int right, const torch::Tensor& to_left, const torch::Tensor& to_right) {
+    return neighbour_exchange_bidir_with_grad(*dist, left, right, to_left, to_right);
+  };
+  return c;
+}
+
+std::string tensor_bytes(const torch::Tensor& t) {
+  auto c = t.contiguous().cpu();
+  return std::string(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
+}
+
+torch::Tensor bytes_tensor(const std::string& s) {
+  auto t = torch::empty({static_cast<int64_t>(s.size())}, torch::kUInt8);
+  std::memcpy(t.data_ptr(), s.data(), s.size());
+  return t;
+}
+
+class Trainer {
+ public:
+  Trainer(TrainConfig cfg, TrainOptions opts) : cfg_(std::move(cfg)), opts_(std::move(opts)) {}
+  int run();
+
+ private:
+  int train_loop();
+  void build();
+  void resume();
+  void optimizer_step();
+  void log_window(const StepResult& r, double lr);
+  void evaluate();
+  fs::path save(const std::string& why);
+  bool stop_requested();
+  bool primary() const { return !dist_->enabled() || dist_->is_primary(); }
+  int rank() const { return dist_->enabled() ? dist_->rank() : 0; }
+  int world() const { return dist_->enabled() ? dist_->world_size() : 1; }
+  std::vector<torch::Tensor> trainable() const;
+
+  TrainConfig cfg_;
+  TrainOptions opts_;
+  std::shared_ptr<Distributed> dist_;
+  torch::Device device_{torch::kCPU};
+  Precision precision_ = Precision::fp32;
+  fs::path run_root_;
+  std::unique_ptr<RunDir> run_;
+  std::unique_ptr<MetricsLog> metrics_;
+  std::unique_ptr<CheckpointStore> store_;
+  models::CLIP model_{nullptr};
+  std::unique_ptr<DataParallel> ddp_;
+  std::unique_ptr<data::Loader> loader_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<Schedule> schedule_;
+  std::unique_ptr<TrainingLoss> loss_;
+  std::unique_ptr<GradScaler> scaler_;
+  std::unique_ptr<Evaluator> evaluator_;
+  std::unique_ptr<Progress> progress_;
+  StateDict ema_;
+  TrainCounters counters_;
+  int64_t total_steps_ = 0, steps_per_epoch_ = -1;
+  bool loader_positioned_ = false;  // resumed mid-epoch: do not restart the epoch
+  int64_t last_saved_step_ = -1, last_eval_step_ = -1;
+  // Logging window.
+  Clock::time_point window_start_ = Clock::now(), run_start_ = Clock::now();
+  double window_data_s_ = 0;
+  int64_t window_samples_ = 0, window_steps_ = 0, steps_this_session_ = 0;
+};
+
+std::vector<torch::Tensor> Trainer::trainable() const {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : model_->parameters()) {
+    if (p.requires_grad()) out.push_back(p);
+  }
+  return out;
+}
+
+void Trainer::build() {
+  if (dist_->enabled()) {
+    device_ = dist_->device();
+    log::set_rank(dist_->rank());
+  } else {
+    device_ = parse_device(cfg_.model.device);
+  }
+  precision_ = parse_precision(cfg_.precision.mode);
+  run_root_ = fs::path(cfg_.output_dir) / cfg_.name;
+  if (primary()) {
+    run_ = std::make_unique<RunDir>(run_root_);
+    store_ = std::make_unique<CheckpointStore>(run_->checkpoints(), cfg_.checkpoint.keep_last);
+  }
+
+  // Model: the same initial weights on every rank (open_clip seeds with rank 0 first).
+  torch::manual_seed(static_cast<uint64_t>(cfg_.seed));
+  auto mcfg = models::load_model_config(cfg_.model.name);
+  if (cfg_.model.patch_dropout) mcfg.vision.patch_dropout = *cfg_.model.patch_dropout;
+  model_ = models::CLIP(mcfg);
+  if (!cfg_.init.checkpoint.empty()) {
+    models::load_state_dict(*model_, read_checkpoint(cfg_.init.checkpoint), cfg_.init.strict, cfg_.init.checkpoint);
+  }
+  const auto report = models::peft::apply_method(*model_, cfg_.peft);
+  if (!cfg_.model.freeze.empty()) {
+    std::vector<std::string> names;
+    for (const auto& p : model_->named_parameters()) names.push_back(p.key());
+    for (const auto& pattern : cfg_.model.freeze) {
+      bool hit = false;
+      for (auto& p : model_->named_parameters()) {
+        if (models::peft::glob_match(pattern, p.key())) p.value().set_requires_grad(false), hit = true;
+      }
+      if (!hit) {
+        std::string close;
+        for (const auto& n : models::peft::closest_names(pattern, names, 3)) close += (close.empty() ? "" : ", ") + n;
+        throw Error("freeze pattern '" + pattern + "' matches no parameter", "model.freeze", "close names: " + close);
+      }
+    }
+  }
+  if (primary()) log::info("trainable parameters ({}):\n{}", cfg_.peft.method,
+                           models::peft::report(*model_, cfg_.peft.method).table());
+  (void)report;
+  model_->set_grad_checkpointing(cfg_.model.grad_checkpointing);
+  model_->to(device_);
+  if (precision_ == Precision::pure_bf16) model_->to(torch::kBFloat16);
+  model_->train();
+  torch::manual_seed(static_cast<uint64_t>(cfg_.seed + rank()));
+  if (dist_->enabled()) ddp_ = std::make_unique<DataParallel>(dist_, model_->named_parameters(), cfg_.distributed.bucket_mb);
+
+  // Data: images at the model's size, token rows at its context length.
+  auto data_cfg = cfg_.data;
+  if (data_cfg.preprocess.size != mcfg.vision.image_size) data_cfg.preprocess.size = mcfg.vision.image_size;
+  data_cfg.tokenizer.context_length = mcfg.text.context_length;
+  loader_ = std::make_unique<data::Loader>(data_cfg, data::clip_processor(data_cfg, cfg_.data.augmentation), rank(),
+                                           world());
+  const int64_t accum = cfg_.optim.accum_freq;
+  if (loader_->batches_per_epoch() >= 0) steps_per_epoch_ = loader_->batches_per_epoch() / accum;
+  if (cfg_.schedule.max_steps > 0) {
+    total_steps_ = cfg_.schedule.max_steps;
+  } else if (steps_per_epoch_ > 0) {
+    total_steps_ = steps_per_epoch_ * cfg_.schedule.epochs;
+  } else {
+    throw Error("the number of steps is unknown: the epoch length of these shards is not known", "data.shards",
+                "set data.samples_per_epoch (or put a sizes.json beside the shards) or schedule.max_steps");
+  }
+  if (steps_per_epoch_ == 0) throw Error("an epoch has fewer batches than accum_freq", "data.batch_size");
+
+  optimizer_ = std::make_unique<Optimizer>(build_optimizer(model_->named_parameters(), cfg_.optim));
+  schedule_ = std::make_unique<Schedule>(cfg_.schedule, cfg_.optim.lr, total_steps_,
+                                         steps_per_epoch_ > 0 ? steps_per_epoch_ : total_steps_);
+  loss_ = std::make_unique<TrainingLoss>(build_loss(cfg_.loss, collectives_for(dist_.get())));
+  scaler_ = std::make_unique<GradScaler>(precision_ == Precision::amp_fp16, cfg_.precision.init_scale,
+                                         cfg_.precision.growth_interval, device_);
+  if (cfg_.model.ema.decay > 0) {
+    for (const auto& p : model_->named_parameters()) {
+      if (p.value().requires_grad()) ema_.insert(p.key(), p.value().detach().to(torch::kFloat).clone());
+    }
+  }
+  if (primary() && (!cfg_.eval.zeroshot.empty() || !cfg_.eval.retrieval.empty())) {
+    evaluator_ = std::make_unique<Evaluator>(cfg_.eval, data_cfg.preprocess, data_cfg.tokenizer, torch::get_num_threads());
+  }
+  progress_ = std::make_unique<Progress>(primary() ? cfg_.logging.progress : "off", cfg_.logging.every_steps);
+}
+
+void Trainer::resume() {
+  std::optional<fs::path> from;
+  if (opts_.resume == "auto") {
+    from = CheckpointStore(run_root_ / "checkpoints", 0).latest();
+  } else if (opts_.resume == "never") {
+    if (CheckpointStore(run_root_ / "checkpoints", 0).latest()) {
+      throw Error("the run directory already has checkpoints", run_root_.string(),
+                  "continue it with --resume auto, or choose another `name`");
+    }
+  } else {
+    from = fs::path(opts_.resume);
+    if (!fs::exists(*from / "trainer.json")) throw Error("not a checkpoint directory", from->string());
+  }
+  if (!from) {
+    if (primary()) write_file_atomic(run_->config(), dump_train_config(cfg_));
+    return;
+  }
+  const Checkpoint ckpt = read_train_checkpoint(*from);
+  const bool same_world = ckpt.world_size == world();
+  if (!same_world && !cfg_.data.resampled) {
+    throw Error(fmt::format("checkpoint was written by {} ranks, this run has {}", ckpt.world_size, world()),
+                from->string(), "resume with the same number of processes, or use resampled data (data.resampled)");
+  }
+  models::load_state_dict(*model_, ckpt.model, /*strict=*/true, (*from / "model.safetensors").string());
+  StateDict optim_state;
+  for (const auto& item : ckpt.optimizer) {
+    if (item.key().rfind("scaler.", 0) != 0) optim_state.insert(item.key(), item.value());
+  }
+  optimizer_->load_state_dict(optim_state);
+  scaler_->load_state_dict(ckpt.optimizer);
+  if (!ema_.is_empty()) {
+    for (auto& item : ema_) {
+      const auto* saved = ckpt.ema.find(item.key());
+      if (!saved) throw Error("checkpoint has no EMA weight for " + item.key(), from->string());
+      item.value().copy_(*saved);
+    }
+  }
+  counters_ = ckpt.counters;
+  last_saved_step_ = counters_.step;
+  if (counters_.step >= total_steps_) last_eval_step_ = counters_.step;  // finished: nothing left to do
+  if (same_world) {
+    auto state = data::LoaderState::from_json(ckpt.data_states.at(static_cast<std::size_t>(rank())));
+    if (state.epoch == counters_.epoch) {
+      loader_->restore(state);
+      loader_positioned_ = true;
+    }
+    restore_rng(ckpt.rng, rank(), device_);
+  } else {
+    torch::manual_seed(static_cast<uint64_t>(cfg_.seed + rank() + 1000003 * counters_.step));
+  }
+  if (primary()) {
+    MetricsLog::truncate_after(run_->metrics(), counters_.step);
+    if (ckpt.config_yaml != dump_train_config(cfg_)) {
+      log::warn("the config differs from the checkpoint's ({}); continuing with the new one",
+                (*from / "config.yaml").string());
+    }
+    write_file_atomic(run_->config(), dump_train_config(cfg_));
+    log::info("resumed from {} at step {} (epoch {})", from->string(), counters_.step, counters_.epoch);
+  }
+}
+
+void Trainer::optimizer_step() {
+  if (ddp_) ddp_->synchronize();
+  const auto params = trainable();
+  const bool finite = scaler_->unscale(params);
+  if (cfg_.optim.grad_clip_norm) clip_grad_norm(params, *cfg_.optim.grad_clip_norm);
+  if (finite) optimizer_->step();
+  scaler_->update();
+  optimizer_->zero_grad();
+  torch::NoGradGuard no_grad;
+  model_->logit_scale.clamp_(0, std::log(100.0));  // open_clip: at most 100 after each step
+  if (!ema_.is_empty()) {
+    const double w = 1.0 - cfg_.model.ema.decay;
+    for (const auto& p : model_->named_parameters()) {
+      if (auto* e = ema_.find(p.key())) e->lerp_(p.value().detach().to(torch::kFloat), w);
+    }
+  }
+}
+
+void Trainer::log_window(const StepResult& r, double lr) {
+  const double elapsed = seconds_since(window_start_);
+  const double samples_per_s = elapsed > 0 ? window_samples_ / elapsed : 0;
+  const double data_wait = elapsed > 0 ? window_data_s_ / elapsed : 0;
+  const double per_step = steps_this_session_ > 0 ? seconds_since(run_start_) / steps_this_session_ : 0;
+  progress_->update({counters_.step, total_steps_, counters_.epoch, r.loss, lr, samples_per_s, data_wait,
+                     per_step * static_cast<double>(total_steps_ - counters_.step)});
+  if (!primary() || (counters_.step % cfg_.logging.every_steps != 0 && counters_.step != total_steps_)) return;
+  nlohmann::json rec = {{"step", counters_.step},
+                        {"epoch", counters_.epoch},
+                        {"loss", r.loss},
+                        {"lr", lr},
+                        {"logit_scale", model_->logit_scale.exp().item<double>()},
+                        {"samples_per_s", samples_per_s},
+                        {"data_wait", data_wait},
+                        {"samples", counters_.samples},
+                        {"bad_samples", loader_->faults().bad_samples()},
+                        {"nonfinite_skipped", counters_.nonfinite_skipped}};
+  for (const auto& [k, v] : r.terms) rec[k] = v;
+  if (scaler_->enabled()) rec["loss_scale"] = scaler_->current_scale();
+  metrics_->write(rec);
+  window_start_ = Clock::now();
+  window_data_s_ = 0;
+  window_samples_ = window_steps_ = 0;
+}
+
+void Trainer::evaluate() {
+  last_eval_step_ = counters_.step;
+  float improved = 0;
+  if (evaluator_) {
+    const bool bf16 = precision_ != Precision::fp32;
+    auto results = evaluator_->evaluate(*model_, device_, bf16);
+    if (!ema_.is_empty()) {  // the EMA weights, swapped in for the evaluation
+      torch::NoGradGuard no_grad;
+      StateDict live;
+      for (auto& p : model_->named_parameters()) {
+        if (auto* e = ema_.find(p.key())) {
+          live.insert(p.key(), p.value().clone());
+          p.value().copy_(*e);
+        }
+      }
+      results["ema"] = evaluator_->evaluate(*model_, device_, bf16);
+      for (auto& p : model_->named_parameters()) {
+        if (auto* l = live.find(p.key())) p.value().copy_(*l);
+      }
+    }
+    write_file_atomic(run_->eval() / fmt::format("step_{:08d}.json", counters_.step), results.dump(2) + "\n");
+    nlohmann::json rec = {{"step", counters_.step}, {"epoch", counters_.epoch}};
+    std::string summary;
+    for (const auto& [k, v] : Evaluator::flatten(results)) {
+      rec["eval/" + k] = v;
+      if (k.find("/per_class") == std::string::npos && (k.ends_with("/top1") || k.ends_with("/mR"))) {
+        summary += fmt::format("  {} {:.2f}", k, v);
+      }
+    }
+    if (results.contains("ema")) {
+      for (const auto& [k, v] : Evaluator::flatten(results["ema"])) rec["eval_ema/" + k] = v;
+    }
+    metrics_->write(rec);
+    progress_->message(fmt::format("eval at step {}:{}", counters_.step, summary));
+    if (!cfg_.eval.best_metric.empty()) {
+      const auto flat = Evaluator::flatten(results);
+      auto it = flat.find(cfg_.eval.best_metric);
+      if (it == flat.end()) {
+        std::string names;
+        for (const auto& [k, v] : flat) names += (names.empty() ? "" : ", ") + k;
+        throw Error("no evaluated metric is called '" + cfg_.eval.best_metric + "'", "eval.best_metric",
+                    "evaluated: " + names);
+      }
+      if (it->second > counters_.best_value) {
+        counters_.best_metric = it->first;
+        counters_.best_value = it->second;
+        counters_.best_step = counters_.step;
+        improved = 1;
+      }
+    }
+  }
+  if (dist_->enabled()) {  // the other ranks wait for rank 0's evaluation here
+    auto flag = torch::full({1}, improved, torch::TensorOptions().device(device_));
+    dist_->all_reduce(flag, ReduceOp::max);
+    improved = flag.item<float>();
+  }
+  if (improved > 0) {
+    const auto path = save("best " + cfg_.eval.best_metric);
+    if (primary()) store_->set_best(path, counters_.best_metric, counters_.best_value);
+  }
+}
+
+fs::path Trainer::save(const std::string& why) {
+  const auto states = gather_strings(dist_.get(), loader_->state().to_json());
+  const auto rng = capture_rng(rank(), device_);
+  const auto cpu = gather_strings(dist_.get(), tensor_bytes(rng[fmt::format("rank{}.cpu", rank())]));
+  const auto* cuda_state = rng.find(fmt::format("rank{}.cuda", rank()));
+  const auto cuda = gather_strings(dist_.get(), cuda_state ? tensor_bytes(*cuda_state) : std::string());
+  fs::path path;
+  if (primary()) {
+    Checkpoint c;
+    c.model = models::model_state_dict(*model_);
+    c.optimizer = optimizer_->state_dict();
+    for (const auto& item : scaler_->state_dict()) c.optimizer.insert(item.key(), item.value());
+    c.ema = ema_;
+    c.model_config_json = model_->cfg.json.dump();
+    c.peft_config_json = config::to_yaml(config::write(cfg_.peft));
+    c.counters = counters_;
+    c.world_size = world();
+    c.data_states = states;
+    for (int r = 0; r < world(); ++r) {
+      c.rng.insert(fmt::format("rank{}.cpu", r), bytes_tensor(cpu[static_cast<std::size_t>(r)]));
+      if (!cuda[static_cast<std::size_t>(r)].empty()) {
+        c.rng.insert(fmt::format("rank{}.cuda", r), bytes_tensor(cuda[static_cast<std::size_t>(r)]));
+      }
+    }
+    c.config_yaml = dump_train_config(cfg_);
+    path = store_->save(counters_.step, [&](const fs::path& dir) { write_train_checkpoint(dir, c); });
+    progress_->message(fmt::format("checkpoint {} ({})", path.string(), why));
+  }
+  if (dist_->enabled()) dist_->barrier();
+  last_saved_step_ = counters_.step;
+  return path;
+}
+
+bool Trainer::stop_requested() {
+  float stop = g_stop_signal.load() != 0 ? 1.0f : 0.0f;
+  if (opts_.stop_at_step > 0 && counters_.step >= opts_.stop_at_step && counters_.step < total_steps_) stop = 1.0f;
+  if (dist_->enabled()) {
+    auto flag = torch::full({1}, stop, torch::TensorOptions().device(device_));
+    dist_->all_reduce(flag, ReduceOp::max);
+    stop = flag.item<float>();
+  }
+  return stop > 0;
+}
+
+int Trainer::run() {
+  dist_ = Distributed::from_environment(cfg_.distributed, compute_device_type(cfg_.model.device));
+  // An exception on any rank is published so that every rank stops naming it.
+  return dist_->run_or_report([&] { return train_loop(); });
+}
+
+int Trainer::train_loop() {
+  build();
+  resume();
+  if (primary()) metrics_ = std::make_unique<MetricsLog>(run_->metrics());
+  StepContext ctx{*model_, *loss_,         precision_,   cfg_.loss.hmmc.token_dropout, device_, dist_.get(),
+                  ddp_.get(), *scaler_};
+  const int64_t accum = cfg_.optim.accum_freq;
+  const int64_t global_batch = loader_->batch_size() * accum * world();
+  if (primary()) {
+    log::info("training {} for {} steps ({} per epoch) at global batch {}, {} on {}{}", cfg_.model.name, total_steps_,
+              steps_per_epoch_ > 0 ? std::to_string(steps_per_epoch_) : "?", global_batch, cfg_.precision.mode,
+              device_.str(), world() > 1 ? fmt::format(", {} ranks ({})", world(), dist_->backend_name()) : "");
+  }
+  std::vector<data::Batch> micro;
+  run_start_ = window_start_ = Clock::now();
+  // max_steps, when set, is the length: as many epochs as it takes.
+  while ((cfg_.schedule.max_steps > 0 || counters_.epoch < cfg_.schedule.epochs) && counters_.step < total_steps_) {
+    if (!loader_positioned_) loader_->start_epoch(counters_.epoch);
+    loader_positioned_ = false;
+    bool epoch_done = false;
+    while (counters_.step < total_steps_) {
+      const auto t0 = Clock::now();
+      micro.clear();
+      for (int64_t j = 0; j < accum; ++j) {
+        auto b = loader_->next();
+        if (!b) {
+          epoch_done = true;  // leftover micro-batches are dropped, as open_clip_train does
+          break;
+        }
+        micro.push_back(std::move(*b));
+      }
+      window_data_s_ += seconds_since(t0);
+      if (epoch_done) break;
+
+      optimizer_->apply_schedule(*schedule_, counters_.step);
+      const double lr = schedule_->lr(counters_.step);
+      const StepResult r = forward_backward(ctx, micro);
+      if (r.finite) {
+        optimizer_step();
+      } else {
+        optimizer_->zero_grad();
+        if (cfg_.loss.on_nonfinite == "stop") {
+          save("non-finite loss");
+          throw Error(fmt::format("the loss is {} at step {}; stopped with a checkpoint of the state before it",
+                                  r.loss, counters_.step),
+                      "loss", "lower optim.lr, use precision amp_bf16 instead of amp, or set loss.on_nonfinite: skip");
+        }
+        ++counters_.nonfinite_skipped;
+        progress_->message(fmt::format("non-finite loss at step {}: step skipped ({} so far)", counters_.step,
+                                       counters_.nonfinite_skipped));
+      }
+      ++counters_.step;
+      ++steps_this_session_;
+      counters_.samples += global_batch;
+      window_samples_ += global_batch;
+      ++window_steps_;
+      log_window(r, lr);
+      if (cfg_.eval.every_steps > 0 && counters_.step % cfg_.eval.every_steps == 0) evaluate();
+      if (cfg_.checkpoint.every_steps > 0 && counters_.step % cfg_.checkpoint.every_steps == 0 &&
+          last_saved_step_ != counters_.step) {
+        save("every " + std::to_string(cfg_.checkpoint.every_steps) + " steps");
+      }
+      if (stop_requested()) {
+        if (last_saved_step_ != counters_.step) save("preempted");
+        progress_->finish();
+        log::warn("stopped ({}) at step {}: the run is resumable (rsclip train --config ... --resume auto)",
+                  g_stop_signal.load() ? fmt::format("signal {}", g_stop_signal.load()) : std::string("--stop-at-step"),
+                  counters_.step);
+        return kExitPreempted;
+      }
+    }
+    if (!epoch_done) break;  // max_steps reached inside the epoch
+    ++counters_.epoch;
+    if (primary()) progress_->message(fmt::format("epoch {} done ({})", counters_.epoch, loader_->faults().summary()));
+    if (cfg_.eval.every_steps == 0) evaluate();
+    if (cfg_.checkpoint.at_epoch_end && last_saved_step_ != counters_.step) save("end of epoch");
+  }
+  progress_->finish();
+  if (last_eval_step_ != counters_.step) evaluate();
+  if (last_saved_step_ != counters_.step) save("end of training");
+  if (primary()) {
+    plot_run(run_->root());
+    log::info("done: {} steps in {}; run directory {}", counters_.step,
+              format_duration(seconds_since(run_start_)), run_->root().string());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_training(const TrainConfig& config, const TrainOptions& options) {
+  g_stop_signal = 0;
+  auto prev_term = std::signal(SIGTERM, on_stop_signal);
+  auto prev_usr1 = std::signal(SIGUSR1, on_stop_signal);
+  struct Restore {
+    decltype(prev_term) term, usr1;
+    ~Restore() {
+      std::signal(SIGTERM, term);
+      std::signal(SIGUSR1, usr1);
+    }
+  } restore{prev_term, prev_usr1};
+  Trainer trainer(config, options);
+  return trainer.run();
+}
+
+}  // namespace rsclip::train
