@@ -21,6 +21,7 @@ void write_train_checkpoint(const fs::path& dir, const Checkpoint& c) {
                       {"best_metric", c.counters.best_metric},
                       {"best_value", c.counters.best_step >= 0 ? nlohmann::json(c.counters.best_value) : nlohmann::json()},
                       {"best_step", c.counters.best_step},
+                      {"seconds", c.counters.seconds},
                       {"world_size", c.world_size},
                       {"data_states", nlohmann::json::array()}};
   for (const auto& s : c.data_states) j["data_states"].push_back(nlohmann::json::parse(s));
@@ -45,6 +46,7 @@ Checkpoint read_train_checkpoint(const fs::path& dir) {
     c.counters.nonfinite_skipped = j.at("nonfinite_skipped");
     c.counters.best_metric = j.at("best_metric");
     c.counters.best_step = j.at("best_step");
+    c.counters.seconds = j.value("seconds", 0.0);
     if (!j.at("best_value").is_null()) c.counters.best_value = j["best_value"];
     c.world_size = j.at("world_size");
     for (const auto& s : j.at("data_states")) c.data_states.push_back(s.dump());

@@ -32,6 +32,7 @@ struct TrainCounters {
   std::string best_metric;
   double best_value = -std::numeric_limits<double>::infinity();
   int64_t best_step = -1;
+  double seconds = 0;             // wall time spent training, over all sessions
 };
 
 struct Checkpoint {

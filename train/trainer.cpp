@@ -82,6 +82,7 @@ class Trainer {
   void evaluate();
   fs::path save(const std::string& why);
   bool stop_requested();
+  void write_summary();
   bool primary() const { return !dist_->enabled() || dist_->is_primary(); }
   int rank() const { return dist_->enabled() ? dist_->rank() : 0; }
   int world() const { return dist_->enabled() ? dist_->world_size() : 1; }
@@ -107,6 +108,9 @@ class Trainer {
   std::unique_ptr<Progress> progress_;
   StateDict ema_;
   TrainCounters counters_;
+  models::peft::PeftReport peft_report_;
+  nlohmann::json last_eval_;
+  double seconds_before_ = 0;  // training time of earlier sessions (resume)
   int64_t total_steps_ = 0, steps_per_epoch_ = -1;
   bool loader_positioned_ = false;  // resumed mid-epoch: do not restart the epoch
   int64_t last_saved_step_ = -1, last_eval_step_ = -1;
@@ -146,7 +150,7 @@ void Trainer::build() {
   if (!cfg_.init.checkpoint.empty()) {
     models::load_state_dict(*model_, read_checkpoint(cfg_.init.checkpoint), cfg_.init.strict, cfg_.init.checkpoint);
   }
-  const auto report = models::peft::apply_method(*model_, cfg_.peft);
+  peft_report_ = models::peft::apply_method(*model_, cfg_.peft);
   if (!cfg_.model.freeze.empty()) {
     std::vector<std::string> names;
     for (const auto& p : model_->named_parameters()) names.push_back(p.key());
@@ -164,7 +168,6 @@ void Trainer::build() {
   }
   if (primary()) log::info("trainable parameters ({}):\n{}", cfg_.peft.method,
                            models::peft::report(*model_, cfg_.peft.method).table());
-  (void)report;
   model_->set_grad_checkpointing(cfg_.model.grad_checkpointing);
   model_->to(device_);
   if (precision_ == Precision::pure_bf16) model_->to(torch::kBFloat16);
@@ -245,6 +248,7 @@ void Trainer::resume() {
     }
   }
   counters_ = ckpt.counters;
+  seconds_before_ = counters_.seconds;
   last_saved_step_ = counters_.step;
   if (counters_.step >= total_steps_) last_eval_step_ = counters_.step;  // finished: nothing left to do
   if (same_world) {
@@ -318,6 +322,7 @@ void Trainer::evaluate() {
   if (evaluator_) {
     const bool bf16 = precision_ != Precision::fp32;
     auto results = evaluator_->evaluate(*model_, device_, bf16);
+    last_eval_ = results;
     if (!ema_.is_empty()) {  // the EMA weights, swapped in for the evaluation
       torch::NoGradGuard no_grad;
       StateDict live;
@@ -389,6 +394,7 @@ fs::path Trainer::save(const std::string& why) {
     c.ema = ema_;
     c.model_config_json = model_->cfg.json.dump();
     c.peft_config_json = config::to_yaml(config::write(cfg_.peft));
+    counters_.seconds = seconds_before_ + seconds_since(run_start_);
     c.counters = counters_;
     c.world_size = world();
     c.data_states = states;
@@ -416,6 +422,49 @@ bool Trainer::stop_requested() {
     stop = flag.item<float>();
   }
   return stop > 0;
+}
+
+// RUN/summary.json: what a finished run reports to sweeps and scripts.
+void Trainer::write_summary() {
+  nlohmann::json j = {{"status", "finished"},
+                      {"name", cfg_.name},
+                      {"model", cfg_.model.name},
+                      {"peft", cfg_.peft.method},
+                      {"steps", counters_.step},
+                      {"epochs", counters_.epoch},
+                      {"samples", counters_.samples},
+                      {"world_size", world()},
+                      {"trainable_params", peft_report_.trainable()},
+                      {"total_params", peft_report_.total()},
+                      {"seconds", seconds_before_ + seconds_since(run_start_)},
+                      {"nonfinite_skipped", counters_.nonfinite_skipped},
+                      {"final_loss", nullptr},
+                      {"eval", nlohmann::json::object()}};
+  const auto records = MetricsLog::read(run_->metrics());
+  for (auto it = records.rbegin(); it != records.rend(); ++it) {
+    if (it->contains("loss")) {
+      j["final_loss"] = (*it)["loss"];
+      break;
+    }
+  }
+  if (!last_eval_.is_null()) {
+    for (const auto& [k, v] : Evaluator::flatten(last_eval_)) {
+      if (k.find("/per_class/") == std::string::npos) j["eval"][k] = v;
+    }
+  } else if (const auto evals = run_->eval(); fs::exists(evals)) {  // resumed after the final evaluation
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(evals)) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    if (!files.empty()) {
+      for (const auto& [k, v] : Evaluator::flatten(nlohmann::json::parse(read_file(files.back())))) {
+        if (k.find("/per_class/") == std::string::npos) j["eval"][k] = v;
+      }
+    }
+  }
+  if (counters_.best_step >= 0) {
+    j["best"] = {{"metric", counters_.best_metric}, {"value", counters_.best_value}, {"step", counters_.best_step}};
+  }
+  write_file_atomic(run_->root() / "summary.json", j.dump(2) + "\n");
 }
 
 int Trainer::run() {
@@ -506,6 +555,7 @@ int Trainer::train_loop() {
   if (last_saved_step_ != counters_.step) save("end of training");
   if (primary()) {
     plot_run(run_->root());
+    write_summary();
     log::info("done: {} steps in {}; run directory {}", counters_.step,
               format_duration(seconds_since(run_start_)), run_->root().string());
   }

@@ -84,7 +84,7 @@ TEST_F(TrainerTest, TinyRunWritesTheRunDirectory) {
   for (const char* f : {"config.yaml", "checkpoints/step_00000006/model.safetensors",
                         "checkpoints/step_00000006/optimizer.safetensors", "checkpoints/step_00000006/trainer.json",
                         "checkpoints/step_00000003/rng.safetensors", "eval/step_00000003.json",
-                        "eval/step_00000006.json", "checkpoints/best.json", "plots/loss.png"}) {
+                        "eval/step_00000006.json", "checkpoints/best.json", "plots/loss.png", "summary.json"}) {
     EXPECT_TRUE(fs::exists(run / f)) << f;
   }
   // A finished run continues from its last checkpoint and has nothing left to do.
