@@ -166,8 +166,10 @@ void Trainer::build() {
       }
     }
   }
-  if (primary()) log::info("trainable parameters ({}):\n{}", cfg_.peft.method,
-                           models::peft::report(*model_, cfg_.peft.method).table());
+  if (!cfg_.model.freeze.empty()) {
+    peft_report_ = models::peft::report(*model_, cfg_.peft.method);
+    if (primary()) log::info("after model.freeze:\n{}", peft_report_.table());
+  }
   model_->set_grad_checkpointing(cfg_.model.grad_checkpointing);
   model_->to(device_);
   if (precision_ == Precision::pure_bf16) model_->to(torch::kBFloat16);
@@ -304,6 +306,7 @@ void Trainer::log_window(const StepResult& r, double lr) {
                         {"lr", lr},
                         {"logit_scale", model_->logit_scale.exp().item<double>()},
                         {"samples_per_s", samples_per_s},
+                        {"time", seconds_before_ + seconds_since(run_start_)},
                         {"data_wait", data_wait},
                         {"samples", counters_.samples},
                         {"bad_samples", loader_->faults().bad_samples()},

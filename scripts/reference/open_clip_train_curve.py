@@ -7,14 +7,15 @@ ClipLoss, accum_freq handling and logit_scale clamp -- with two substitutions:
     image decoded by PIL and passed through open_clip's *eval* transform, captions through
     open_clip's tokenizer;
   * a recorder around the loss module that logs the loss, lr and logit_scale of each step.
-Writes OUT/curve.json: {"loss": [...], "lr": [...], "logit_scale": [...]} (one entry per
-optimizer step).
+Writes OUT/curve.json: {"loss": [...], "lr": [...], "logit_scale": [...], "time": [...]}
+(one entry per optimizer step; time = perf_counter at the step's loss, for benchmarks).
 """
 import argparse
 import io
 import json
 import os
 import sys
+import time
 
 import torch
 import webdataset as wds
@@ -53,7 +54,7 @@ class Recorder(torch.nn.Module):
         super().__init__()
         self.loss, self.optimizer_ref, self.accum_freq = loss, optimizer_ref, accum_freq
         self.calls = 0
-        self.curve = {"loss": [], "lr": [], "logit_scale": []}
+        self.curve = {"loss": [], "lr": [], "logit_scale": [], "time": []}
 
     def forward(self, *args, **kwargs):
         out = self.loss(*args, **kwargs)
@@ -64,6 +65,7 @@ class Recorder(torch.nn.Module):
             opt = self.optimizer_ref[0]
             self.curve["lr"].append(opt.param_groups[0]["lr"] if opt else float("nan"))
             self.curve["logit_scale"].append(float(kwargs["logit_scale"]))
+            self.curve["time"].append(time.perf_counter())
         return out
 
 
@@ -72,6 +74,8 @@ def main():
     ap.add_argument("--shards", required=True, nargs="+")
     ap.add_argument("--model-config", required=True, help="open_clip model config .json")
     ap.add_argument("--init", required=True, help="initial weights (.safetensors)")
+    ap.add_argument("--make-init", action="store_true",
+                    help="first write a random open_clip init (torch.manual_seed(0)) to --init")
     ap.add_argument("--out", required=True)
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--batch-size", type=int, default=8)
@@ -91,6 +95,11 @@ def main():
 
     open_clip.add_model_config(a.model_config)
     model_name = os.path.splitext(os.path.basename(a.model_config))[0]
+    if a.make_init:
+        from safetensors.torch import save_file
+        torch.manual_seed(0)
+        init_model = open_clip.create_model(model_name, pretrained=None)
+        save_file({k: v.contiguous() for k, v in init_model.state_dict().items()}, a.init)
     urls = [u for spec in a.shards for u in wds.shardlists.expand_urls(spec)]
 
     optimizer_ref = [None]

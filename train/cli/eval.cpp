@@ -114,6 +114,7 @@ void run(const EvalArgs& a) {
   const auto results = evaluator.evaluate(*model, device, a.precision == "bf16");
   print_table(results);
   if (!a.baseline.empty()) compare(a, results);
+  std::fflush(stdout);
   if (!a.out.empty()) {
     write_file_atomic(a.out, results.dump(2) + "\n");
     log::info("wrote {}", a.out);
