@@ -206,7 +206,12 @@ ModelConfig parse_model_config(const Json& json, const std::string& name) {
 }
 
 ModelConfig load_model_config(const std::string& name_or_path) {
-  const std::filesystem::path path(name_or_path);
+  std::filesystem::path path(name_or_path);
+  std::string label = path.stem().string();
+  if (std::filesystem::is_directory(path)) {  // an open_clip model directory (rsclip export, HF hub)
+    label = path.filename().empty() ? path.parent_path().filename().string() : path.filename().string();
+    path /= "open_clip_config.json";
+  }
   if (path.extension() == ".json" || std::filesystem::exists(path)) {
     std::ifstream in(path);
     if (!in) throw Error("cannot read model config", path.string(), "give a built-in name (rsclip info --list) or a .json path");
@@ -218,7 +223,7 @@ ModelConfig load_model_config(const std::string& name_or_path) {
     }
     // open_clip_config.json (hub-style export) nests the model config under model_cfg.
     if (json.contains("model_cfg")) json = json["model_cfg"];
-    return parse_model_config(json, path.stem().string());
+    return parse_model_config(json, label);
   }
   const std::string name = canonical_name(name_or_path);
   const Json& configs = builtin_configs();

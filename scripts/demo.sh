@@ -8,7 +8,7 @@
 #   --config FILE  another training config (default configs/train/demo.yaml); its eval sets
 #                  are used for before/after (the synthetic ones unless it names others)
 #   --steps N      stop after N optimiser steps (a shortened demo; tests use it)
-# Environment: DEMO_TRAIN (training images, default 2600); DEMO_WORK (where data/demo and
+# Environment: DEMO_TRAIN / DEMO_TEST (training / test images, default 2600 / 260); DEMO_WORK (where data/demo and
 # runs/ go, default the checkout).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,7 +43,7 @@ RUN=$OUTDIR/$NAME
 
 if [ ! -f "$DATA/synth.json" ]; then
   say "1. generating the synthetic RS dataset in $DATA (held-out test sets never seen in training)"
-  "$RSCLIP" synth --out "$DATA" --seed 0 --train "${DEMO_TRAIN:-2600}" --test 260 --shard-size 1000
+  "$RSCLIP" synth --out "$DATA" --seed 0 --train "${DEMO_TRAIN:-2600}" --test "${DEMO_TEST:-260}" --shard-size 1000
 else
   say "1. synthetic dataset already in $DATA"
 fi
@@ -63,11 +63,11 @@ say "4. evaluating the trained model ($CKPT)"
 "$RSCLIP" plot "$RUN" >/dev/null
 
 say "5. exporting to open_clip format"
-"$RSCLIP" export --checkpoint "$CKPT" --out "$RUN/export/$NAME.bin"
+"$RSCLIP" export --checkpoint "$CKPT" --out "$RUN/export"
 if [ -x "$ROOT/.venv/bin/python" ]; then
   say "6. loading the export with open_clip (Python, strict=True) and comparing embeddings"
   mapfile -t IMAGES < <(ls "$DATA"/test/images/*.jpg | head -4)
-  "$ROOT/.venv/bin/python" "$ROOT/scripts/reference/check_export.py" --weights "$RUN/export/$NAME.bin" \
+  "$ROOT/.venv/bin/python" "$ROOT/scripts/reference/check_export.py" --dir "$RUN/export" \
     --rsclip "$RSCLIP" --images "${IMAGES[@]}" --texts "an aerial image of a forest." "a satellite image of a river."
 fi
 

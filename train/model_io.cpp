@@ -45,11 +45,14 @@ models::peft::PeftConfig checkpoint_peft_config(const std::filesystem::path& dir
 StateDict read_checkpoint(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) throw Error("checkpoint not found", path.string());
   if (std::filesystem::is_directory(path)) {
-    if (!is_training_checkpoint(path)) {
-      throw Error("a directory but not an rsclip training checkpoint (no model.safetensors)", path.string(),
-                  "give a checkpoint file or RUN/checkpoints/step_N");
+    if (is_training_checkpoint(path)) return load_safetensors(path / "model.safetensors");
+    // An open_clip model directory (rsclip export, a hub download).
+    for (const char* name : {"open_clip_model.safetensors", "open_clip_pytorch_model.bin"}) {
+      if (std::filesystem::exists(path / name)) return read_state_dict(path / name);
     }
-    return load_safetensors(path / "model.safetensors");
+    throw Error("a directory with no weights rsclip knows", path.string(),
+                "give a weights file, an open_clip model directory (open_clip_model.safetensors) or "
+                "RUN/checkpoints/step_N");
   }
   return read_state_dict(path);
 }

@@ -23,8 +23,8 @@ bool is_training_checkpoint(const std::filesystem::path& path);
 models::peft::PeftConfig checkpoint_peft_config(const std::filesystem::path& dir);
 
 // Reads a checkpoint's tensors: .safetensors, torch.save zip (.pt/.bin/.pth) or an OpenAI
-// TorchScript archive (format decided by content), or a training checkpoint directory's
-// model.safetensors.
+// TorchScript archive (format decided by content), a training checkpoint directory's
+// model.safetensors, or an open_clip model directory's weights (as `rsclip export` writes).
 StateDict read_checkpoint(const std::filesystem::path& path);
 
 // The model `name_or_path` (built-in name or open_clip .json) with weights from `checkpoint`

@@ -1,12 +1,13 @@
-"""Shows that open_clip loads an `rsclip export` strict=True and computes rsclip's embeddings.
+"""Shows that open_clip loads an `rsclip export` directory strict=True and computes rsclip's
+embeddings.
 
-Builds the model from the exported config with open_clip, loads the exported weights with
-open_clip.load_checkpoint(strict=True), preprocesses a few images (PIL + open_clip's eval
-transform) and captions (open_clip's tokenizer), writes them for `rsclip encode`, and compares
-open_clip's features with rsclip's. Exit status 1 if they differ beyond float noise.
+open_clip.create_model_and_transforms("local-dir:DIR") builds the model from
+DIR/open_clip_config.json and loads the weights (strict=True); load_checkpoint(strict=True)
+also reads DIR/open_clip_pytorch_model.bin. A few images (PIL + the export's eval transform)
+and captions (open_clip's tokenizer) are encoded by open_clip and by `rsclip encode` on the
+same directory. Exit status 1 if they differ beyond float noise.
 
-usage: check_export.py --weights OUT.bin --rsclip build/rsclip --images A.jpg B.jpg ... --texts "..." ...
-(the model config is OUT.json beside the weights, as rsclip export writes it)
+usage: check_export.py --dir DIR --rsclip build/rsclip --images A.jpg B.jpg ... --texts "..." ...
 """
 import argparse
 import os
@@ -23,18 +24,16 @@ import open_clip
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--weights", required=True)
+    ap.add_argument("--dir", required=True)
     ap.add_argument("--rsclip", required=True)
     ap.add_argument("--images", nargs="+", required=True)
     ap.add_argument("--texts", nargs="+", required=True)
     a = ap.parse_args()
-    config = os.path.splitext(a.weights)[0] + ".json"
-    open_clip.add_model_config(config)
-    name = os.path.splitext(os.path.basename(config))[0]
-    model = open_clip.create_model(name, pretrained=None)
-    incompatible = open_clip.load_checkpoint(model, a.weights, strict=True)
+    name = "local-dir:" + a.dir
+    model, _, preprocess = open_clip.create_model_and_transforms(name)
+    bin_path = os.path.join(a.dir, "open_clip_pytorch_model.bin")
+    incompatible = open_clip.load_checkpoint(model, bin_path, strict=True)
     model.eval()
-    preprocess = open_clip.image_transform(model.visual.image_size, is_train=False)
     tokenizer = open_clip.get_tokenizer(name)
     pixels = torch.stack([preprocess(Image.open(p)) for p in a.images])
     tokens = tokenizer(a.texts)
@@ -45,7 +44,7 @@ def main():
         save_file({"pixels": pixels.contiguous()}, os.path.join(tmp, "pixels.safetensors"))
         save_file({"tokens": tokens.contiguous()}, os.path.join(tmp, "tokens.safetensors"))
         out = os.path.join(tmp, "features.safetensors")
-        subprocess.run([a.rsclip, "encode", "--model", config, "--checkpoint", a.weights, "--device", "cpu",
+        subprocess.run([a.rsclip, "encode", "--model", a.dir, "--checkpoint", a.dir, "--device", "cpu",
                         "--pixels", os.path.join(tmp, "pixels.safetensors"),
                         "--tokens", os.path.join(tmp, "tokens.safetensors"), "--out", out],
                        check=True, stdout=subprocess.DEVNULL)
@@ -55,8 +54,8 @@ def main():
         return float((a - b).abs().max() / b.abs().max())
 
     ri, rt = rel(got["image_features"], image_ref), rel(got["text_features"], text_ref)
-    print(f"open_clip {open_clip.__version__} loaded {os.path.basename(a.weights)} with strict=True "
-          f"({len(model.state_dict())} tensors, nothing missing or unexpected: {incompatible})")
+    print(f"open_clip {open_clip.__version__} loaded local-dir:{a.dir} and open_clip_pytorch_model.bin with "
+          f"strict=True ({len(model.state_dict())} tensors, nothing missing or unexpected: {incompatible})")
     print(f"rsclip vs open_clip embeddings of {len(a.images)} images / {len(a.texts)} captions: "
           f"max relative difference {ri:.1e} (image), {rt:.1e} (text)")
     if max(ri, rt) > 1e-4:

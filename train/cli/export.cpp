@@ -1,17 +1,22 @@
-// rsclip export: a checkpoint (training checkpoint directory or weights file) to open_clip's
-// format. Mergeable PEFT methods (LoRA, BitFit, linear probe, lock, full) are folded into
-// the weights; the result loads with open_clip's load_checkpoint(model, path, strict=True).
-// Methods that add computation open_clip lacks (CoOp, VPT, adapters) export the base
-// weights plus an adapter file beside them (models/peft/adapter_io.h).
+// rsclip export: a checkpoint (training checkpoint directory or weights file) to an open_clip
+// model directory. Mergeable PEFT methods (LoRA, BitFit, linear probe, lock, full) are folded
+// into the weights first.
 //
-//   OUT.bin / OUT.pt     torch.save(state_dict), as open_clip_pytorch_model.bin
-//   OUT.safetensors      the same tensors as safetensors
-//   OUT's stem + .json   the open_clip model config (create_model(..., pretrained=OUT) with it)
+//   DIR/open_clip_model.safetensors     the open_clip state dict
+//   DIR/open_clip_pytorch_model.bin     the same, torch.save'd (torch.load(weights_only=True))
+//   DIR/open_clip_config.json           {"model_cfg": ..., "preprocess_cfg": ...}
+//   DIR/adapter.safetensors             only for methods open_clip's CLIP cannot express (CoOp,
+//                                       VPT, adapters): the trained adapter; the weights are
+//                                       then the base model's (models/peft/adapter_io.h)
+//
+// open_clip loads it with create_model_and_transforms("local-dir:DIR") (strict=True), or
+// load_checkpoint(model, DIR/open_clip_pytorch_model.bin, strict=True).
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/checkpoint_reader.h"
 #include "core/log.h"
 #include "core/safetensors.h"
+#include "data/transforms.h"
 #include "models/load_state.h"
 #include "models/peft/adapter_io.h"
 #include "train/cli/command.h"
@@ -26,19 +31,28 @@ struct ExportArgs {
   bool ema = false;
 };
 
-void write_weights(const fs::path& out, const StateDict& sd) {
-  const auto ext = out.extension().string();
-  if (ext == ".safetensors") {
-    save_safetensors(out, sd);
-  } else if (ext == ".bin" || ext == ".pt" || ext == ".pth") {
-    write_torch_state_dict(out, sd);
-  } else {
-    throw Error("unknown output format '" + ext + "'", out.string(), "name it .bin, .pt or .safetensors");
-  }
+void write_weights(const fs::path& dir, const StateDict& sd) {
+  save_safetensors(dir / "open_clip_model.safetensors", sd);
+  write_torch_state_dict(dir / "open_clip_pytorch_model.bin", sd);
+}
+
+// open_clip's hub config: the model config and its PreprocessCfg.
+nlohmann::json open_clip_config(const models::ModelConfig& cfg) {
+  const data::PreprocessConfig p;  // open_clip's defaults (OpenAI mean/std, bicubic, shortest)
+  return {{"model_cfg", cfg.json},
+          {"preprocess_cfg",
+           {{"size", cfg.vision.image_size},
+            {"mode", "RGB"},
+            {"mean", p.mean},
+            {"std", p.std},
+            {"interpolation", p.interpolation},
+            {"resize_mode", p.resize_mode},
+            {"fill_color", p.fill_color}}}};
 }
 
 void run(const ExportArgs& a) {
   const fs::path out(a.out);
+  if (fs::exists(out) && !fs::is_directory(out)) throw Error("--out must be a directory", out.string());
   const bool dir = train::is_training_checkpoint(a.checkpoint);
   if (!dir && a.model.empty()) throw Error("--model is needed for a weights file", a.checkpoint);
   auto model = train::load_model(a.model.empty() ? fs::path(a.checkpoint).filename().string() : a.model, a.checkpoint,
@@ -52,38 +66,37 @@ void run(const ExportArgs& a) {
       if (const auto* e = ema.find(p.key())) p.value().copy_(*e);
     }
   }
-  if (!out.parent_path().empty()) fs::create_directories(out.parent_path());
+  fs::create_directories(out);
   const auto peft = dir ? train::checkpoint_peft_config(a.checkpoint) : models::peft::PeftConfig{};
   const std::string& method = peft.method;
   if (models::peft::find_method(method).mergeable()) {
     models::peft::merge(*model);
     write_weights(out, models::peft::export_state_dict(*model));
-    log::info("wrote {} (open_clip state dict{})", out.string(), method == "full" ? "" : ", " + method + " merged");
+    log::info("wrote {} (open_clip weights{})", out.string(), method == "full" ? "" : ", " + method + " merged");
   } else {
     StateDict base;
     for (const auto& item : models::model_state_dict(*model)) {
       if (!models::peft::is_adapter_parameter(item.key())) base.insert(item.key(), item.value());
     }
     write_weights(out, base);
-    auto adapter = out;
-    adapter.replace_extension(".adapter.safetensors");
+    const auto adapter = out / "adapter.safetensors";
     models::peft::save_adapter(adapter, *model, peft);
     log::info("wrote {} (base weights) and {} ({} cannot be merged into open_clip's CLIP; load the adapter with "
               "rsclip)", out.string(), adapter.string(), method);
   }
-  auto cfg_path = out;
-  cfg_path.replace_extension(".json");
-  write_file_atomic(cfg_path, model->cfg.json.dump(2) + "\n");
-  log::info("wrote {} (open_clip model config)", cfg_path.string());
+  write_file_atomic(out / "open_clip_config.json", open_clip_config(model->cfg).dump(2) + "\n");
+  log::info("open_clip: create_model_and_transforms(\"local-dir:{}\")", out.string());
 }
 
 const Command reg("export", [](CLI::App& cmd) {
-  cmd.description("Export a checkpoint to open_clip's format (loads with strict=True), PEFT merged where possible");
+  cmd.description(
+      "Export a checkpoint to an open_clip model directory (open_clip_model.safetensors, open_clip_pytorch_model.bin, "
+      "open_clip_config.json; loads with strict=True), PEFT merged where possible");
   auto a = std::make_shared<ExportArgs>();
   cmd.add_option("--checkpoint", a->checkpoint, "training checkpoint directory (RUN/checkpoints/step_N) or weights file")
       ->required();
   cmd.add_option("--model", a->model, "model name or config .json (needed for a weights file)");
-  cmd.add_option("--out", a->out, "output .bin / .pt / .safetensors")->required();
+  cmd.add_option("--out", a->out, "output directory")->required();
   cmd.add_flag("--ema", a->ema, "export the EMA weights of the checkpoint");
   cmd.callback([a] { run(*a); });
 });
