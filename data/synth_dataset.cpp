@@ -1,8 +1,9 @@
 #include "data/synth_dataset.h"
 
+#include "data/image_encode.h"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <cctype>
@@ -98,18 +99,10 @@ int synth_train_caption_choice(std::uint64_t seed, std::uint64_t index) {
 }
 
 std::vector<std::uint8_t> encode_scene_jpeg(const cv::Mat& rgb, int image_size, int quality) {
-  cv::Mat bgr;
-  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-  if (bgr.cols != image_size || bgr.rows != image_size) {
-    cv::Mat resized;
-    cv::resize(bgr, resized, {image_size, image_size}, 0, 0, image_size < bgr.cols ? cv::INTER_AREA : cv::INTER_CUBIC);
-    bgr = resized;
-  }
-  std::vector<std::uint8_t> jpeg;
-  if (!cv::imencode(".jpg", bgr, jpeg, {cv::IMWRITE_JPEG_QUALITY, quality})) {
-    throw Error("JPEG encoding failed", "rsclip synth", "is OpenCV built with libjpeg?");
-  }
-  return jpeg;
+  if (rgb.cols == image_size && rgb.rows == image_size) return encode_jpeg(rgb, quality);
+  cv::Mat resized;
+  cv::resize(rgb, resized, {image_size, image_size}, 0, 0, image_size < rgb.cols ? cv::INTER_AREA : cv::INTER_CUBIC);
+  return encode_jpeg(resized, quality);
 }
 
 SynthDatasetSummary write_synth_dataset(const SynthDatasetOptions& o) {

@@ -1,6 +1,5 @@
 #include "train/plot.h"
 
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "data/image_encode.h"
 #include "train/run_dir.h"
 
 namespace rsclip::train {
@@ -110,7 +110,7 @@ void legend(cv::Mat& img, const std::vector<std::string>& names) {
 
 void save(const fs::path& png, const cv::Mat& img) {
   if (png.has_parent_path()) fs::create_directories(png.parent_path());
-  if (!cv::imwrite(png.string(), img)) throw Error("cannot write PNG", png.string());
+  data::write_png(png, img);
 }
 
 }  // namespace
