@@ -137,7 +137,8 @@ const Command reg("eval", [](CLI::App& cmd) {
   cmd.add_option("--config", a->config, "take the sets, preprocessing and tokenizer from a training config");
   cmd.add_option("--set", a->overrides, "override a key of --config (repeatable)");
   cmd.add_option("--templates", a->templates, "zero-shot templates, one '{}' line each (default: 105 RS templates)");
-  cmd.add_option("--ensemble", a->ensemble, "georsclip (mean of normalised logits) | open_clip (mean embedding)")
+  cmd.add_option("--ensemble", a->ensemble, "template ensemble: georsclip (mean of raw embeddings, normalised) | open_clip (normalise each, mean, "
+                 "normalise)")
       ->capture_default_str();
   cmd.add_option("--batch-size", a->batch_size, "rows per forward pass")->capture_default_str();
   cmd.add_option("--device", a->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
