@@ -17,6 +17,7 @@
 #include "core/safetensors.h"
 #include "data/synth_dataset.h"
 #include "tests/reference/test_support.h"
+#include "train/evaluator.h"
 
 namespace rsclip::train {
 namespace {
@@ -139,6 +140,53 @@ TEST(EvalReference, EncodeImagesAndTextsEqualOpenClip) {
       EXPECT_EQ(nlohmann::json::parse(ours_meta["text_names"]), nlohmann::json::parse(py_meta["text_names"]));
     }
   }
+}
+
+// --tokens / --pixels (preprocessed inputs) give the same features as --texts / --images
+// made those inputs, and carry no names; --images with --pixels is refused.
+TEST(EvalReference, EncodePreprocessedInputsMatchRawInputs) {
+  const auto dir = testing::scratch_dir();
+  const auto init = dir / "init.safetensors";
+  testing::run_python(kScript, {"--model", model_config(), "--checkpoint", init.string(), "--make-init"});
+  data::SynthDatasetOptions o;
+  o.out = dir / "synth";
+  o.train = 13;
+  o.test = 13;
+  o.shard_size = 13;
+  o.image_size = 64;
+  data::write_synth_dataset(o);
+  const auto folder = dir / "synth/test/imagefolder";
+  write_file_atomic(dir / "texts.txt", "an airport with two runways\nmany boats in a harbor\n\n");
+  data::PreprocessConfig preprocess;
+  preprocess.size = 32;
+  const Evaluator inputs(EvalSection{}, preprocess, data::TokenizerConfig{}, 1);
+  StateDict pixels;
+  pixels.insert("pixels", inputs.load_images(data::list_image_files(folder)));
+  save_safetensors(dir / "pixels.safetensors", pixels);
+  auto encode = [&](std::vector<std::string> extra, const fs::path& out) {
+    std::vector<std::string> args = {"encode", "--model", "ViT-tiny-test", "--checkpoint", init.string(), "--device",
+                                     "cpu", "--out", out.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return testing::run_rsclip(args);
+  };
+  auto r = testing::run_rsclip({"tokenize", "--texts", (dir / "texts.txt").string(), "--out",
+                                (dir / "tokens.safetensors").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = encode({"--images", folder.string(), "--texts", (dir / "texts.txt").string()}, dir / "raw.safetensors");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = encode({"--pixels", (dir / "pixels.safetensors").string(), "--tokens", (dir / "tokens.safetensors").string()},
+             dir / "pre.safetensors");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  Metadata meta;
+  auto raw = load_safetensors(dir / "raw.safetensors");
+  auto pre = load_safetensors(dir / "pre.safetensors", &meta);
+  EXPECT_EQ(pre["text_features"].size(0), 3);
+  EXPECT_TRUE(torch::equal(raw["image_features"], pre["image_features"]));
+  EXPECT_TRUE(torch::equal(raw["text_features"], pre["text_features"]));
+  EXPECT_FALSE(meta.contains("names") || meta.contains("image_names") || meta.contains("text_names"));
+  r = encode({"--images", folder.string(), "--pixels", (dir / "pixels.safetensors").string()}, dir / "bad.safetensors");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--images and --pixels"), std::string::npos) << r.output;
 }
 
 }  // namespace
