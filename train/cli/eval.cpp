@@ -96,8 +96,18 @@ void run(const EvalArgs& a) {
     preprocess = cfg.data.preprocess;
     tokenizer = cfg.data.tokenizer;
   }
-  for (const auto& path : a.zeroshot) eval.zeroshot.push_back({.path = path});
-  for (const auto& path : a.retrieval) eval.retrieval.push_back({.path = path, .split = a.split, .encoding = a.encoding});
+  for (const auto& path : a.zeroshot) {
+    train::EvalSetConfig set;
+    set.path = path;
+    eval.zeroshot.push_back(std::move(set));
+  }
+  for (const auto& path : a.retrieval) {
+    train::EvalSetConfig set;
+    set.path = path;
+    set.split = a.split;
+    set.encoding = a.encoding;
+    eval.retrieval.push_back(std::move(set));
+  }
   if (!a.templates.empty()) eval.templates = a.templates;
   eval.ensemble = a.ensemble;
   eval.batch_size = a.batch_size;
