@@ -21,11 +21,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-bool is_image_file(const fs::path& p) {
-  static const std::set<std::string> exts = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"};
-  return exts.count(lower(p.extension().string())) > 0;
-}
-
 std::vector<std::string> read_lines(const fs::path& path, const std::string& encoding) {
   std::istringstream in(to_utf8(read_file(path), encoding, path.string()));
   std::vector<std::string> lines;
@@ -42,6 +37,22 @@ fs::path root_for(const fs::path& list_file, const RetrievalOptions& opt) {
 }
 
 }  // namespace
+
+bool is_image_file(const fs::path& p) {
+  static const std::set<std::string> exts = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"};
+  return exts.count(lower(p.extension().string())) > 0;
+}
+
+std::vector<fs::path> list_image_files(const fs::path& root) {
+  if (!fs::is_directory(root)) throw Error("not a directory", root.string());
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  if (files.empty()) throw Error("no image files", root.string(), "looked for .jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp");
+  return files;
+}
 
 ClassificationSet read_image_folder(const fs::path& root) {
   if (!fs::is_directory(root)) {

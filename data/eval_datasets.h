@@ -24,6 +24,12 @@ struct ClassificationSet {
 // extensions (.jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp, case-insensitive).
 ClassificationSet read_image_folder(const std::filesystem::path& root);
 
+// Whether the extension is one of the ImageFolder image extensions above (case-insensitive).
+bool is_image_file(const std::filesystem::path& path);
+
+// The image files under `root`, recursively, sorted by path (rsclip encode --images DIR).
+std::vector<std::filesystem::path> list_image_files(const std::filesystem::path& root);
+
 struct RetrievalSet {
   std::string name;
   std::vector<std::filesystem::path> images;

@@ -96,8 +96,18 @@ void run(const EvalArgs& a) {
     preprocess = cfg.data.preprocess;
     tokenizer = cfg.data.tokenizer;
   }
-  for (const auto& path : a.zeroshot) eval.zeroshot.push_back({.path = path});
-  for (const auto& path : a.retrieval) eval.retrieval.push_back({.path = path, .split = a.split, .encoding = a.encoding});
+  for (const auto& path : a.zeroshot) {
+    train::EvalSetConfig set;
+    set.path = path;
+    eval.zeroshot.push_back(std::move(set));
+  }
+  for (const auto& path : a.retrieval) {
+    train::EvalSetConfig set;
+    set.path = path;
+    set.split = a.split;
+    set.encoding = a.encoding;
+    eval.retrieval.push_back(std::move(set));
+  }
   if (!a.templates.empty()) eval.templates = a.templates;
   eval.ensemble = a.ensemble;
   eval.batch_size = a.batch_size;
@@ -137,7 +147,8 @@ const Command reg("eval", [](CLI::App& cmd) {
   cmd.add_option("--config", a->config, "take the sets, preprocessing and tokenizer from a training config");
   cmd.add_option("--set", a->overrides, "override a key of --config (repeatable)");
   cmd.add_option("--templates", a->templates, "zero-shot templates, one '{}' line each (default: 105 RS templates)");
-  cmd.add_option("--ensemble", a->ensemble, "georsclip (mean of normalised logits) | open_clip (mean embedding)")
+  cmd.add_option("--ensemble", a->ensemble, "template ensemble: georsclip (mean of raw embeddings, normalised) | open_clip (normalise each, mean, "
+                 "normalise)")
       ->capture_default_str();
   cmd.add_option("--batch-size", a->batch_size, "rows per forward pass")->capture_default_str();
   cmd.add_option("--device", a->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
