@@ -187,7 +187,7 @@ SweepConfig load_sweep_config(const fs::path& file) {
   c.file = file;
   try {
     const auto f = config::read<SweepFields>(root);
-    c.base = file.parent_path() / f.base;
+    c.base = (file.parent_path() / f.base).lexically_normal();
     c.name = f.name.empty() ? file.stem().string() : f.name;
     if (c.name != path_safe(c.name)) {
       throw Error("'" + c.name + "' cannot name a folder", "name", "use letters, digits and . _ = + -");

@@ -284,7 +284,9 @@ std::vector<fs::path> write_plots(const SweepConfig& c, const std::vector<SweepV
       }
     }
     const fs::path png = dir / metric_file(c.metrics[m]);
-    plot_bars(png, categories, bars, {c.name + ": " + c.metrics[m], "variant", c.metrics[m], false});
+    plot_bars(png, categories, bars,
+              {c.name + ": " + c.metrics[m], groups.empty() ? "variant" : "variant (one bar per seed)", c.metrics[m],
+               false});
     written.push_back(png);
   }
   std::vector<Series> curves;

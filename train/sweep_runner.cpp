@@ -218,6 +218,12 @@ int run_sweep(const SweepConfig& c, const std::vector<SweepVariant>& variants, c
         if (errno != EINTR) throw Error(std::string("cannot lock: ") + std::strerror(errno), log.string());
         if (g_signals > handled_signals) return false;
       }
+      if (run_finished(c.runs_dir() / v.name)) {  // it got to the end before it heard
+        status.set(v.name, {"finished", 0, "", "logs/" + v.name + ".log", 0.0});
+        ++finished;
+        log::info("{}: finished by that trainer", v.name);
+        return true;
+      }
     }
     Running r{-1, index, {}, Clock::now()};
     if (!free_gpus.empty()) r.gpu = free_gpus.front(), free_gpus.pop_front();
