@@ -285,8 +285,8 @@ std::vector<fs::path> write_plots(const SweepConfig& c, const std::vector<SweepV
     }
     const fs::path png = dir / metric_file(c.metrics[m]);
     plot_bars(png, categories, bars,
-              {c.name + ": " + c.metrics[m], groups.empty() ? "variant" : "variant (one bar per seed)", c.metrics[m],
-               false});
+              {c.name + ": " + c.metrics[m], groups.empty() ? "variant" : "variant (one bar per seed)",
+               c.metrics[m].substr(c.metrics[m].rfind('/') + 1), false});  // the title names it in full
     written.push_back(png);
   }
   std::vector<Series> curves;
