@@ -8,12 +8,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <thread>
 #include <utility>
 
 #include "core/atomic_file.h"
@@ -89,14 +91,19 @@ std::string timestamp() {
   return buf;
 }
 
-// Environment of a child: ours, with CUDA_VISIBLE_DEVICES replaced when it gets a GPU.
-std::vector<std::string> child_environment(const std::string& gpu) {
+// Environment of a child: ours, with CUDA_VISIBLE_DEVICES replaced when it gets a GPU, and
+// with `threads` > 0 an OMP_NUM_THREADS (unless the user set one): N CPU trainers at once,
+// each with torch's default of one intra-op thread per core, would oversubscribe the cores.
+std::vector<std::string> child_environment(const std::string& gpu, unsigned threads) {
   std::vector<std::string> env;
+  bool has_omp = false;
   for (char** e = environ; *e; ++e) {
     if (!gpu.empty() && std::strncmp(*e, "CUDA_VISIBLE_DEVICES=", 21) == 0) continue;
+    has_omp = has_omp || std::strncmp(*e, "OMP_NUM_THREADS=", 16) == 0;
     env.emplace_back(*e);
   }
   if (!gpu.empty()) env.push_back("CUDA_VISIBLE_DEVICES=" + gpu);
+  if (threads > 0 && !has_omp) env.push_back("OMP_NUM_THREADS=" + std::to_string(threads));
   return env;
 }
 
@@ -176,6 +183,9 @@ int run_sweep(const SweepConfig& c, const std::vector<SweepVariant>& variants, c
   if (!o.gpus.empty() && jobs > o.gpus.size()) {
     throw Error(fmt::format("{} jobs but {} GPUs", jobs, o.gpus.size()), "--jobs", "each job gets a GPU of its own");
   }
+  // CPU jobs share the cores (GPU jobs keep torch's default for their host-side work).
+  const unsigned cpu_threads =
+      o.gpus.empty() && jobs > 1 ? std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(jobs)) : 0;
   write_file_atomic(c.dir() / "sweep.yaml", read_file(c.file));  // what produced this directory
 
   SweepStatusFile status(c.dir() / "status.json");
@@ -231,7 +241,7 @@ int run_sweep(const SweepConfig& c, const std::vector<SweepVariant>& variants, c
     const std::string header = fmt::format("===== {} rsclip sweep {}:{} {}\n", timestamp(), c.name,
                                            r.gpu.empty() ? "" : " CUDA_VISIBLE_DEVICES=" + r.gpu, shell_join(argv));
     [[maybe_unused]] auto n = ::write(fd.get(), header.data(), header.size());
-    r.pid = spawn(std::move(argv), child_environment(r.gpu), fd.get(), null_fd.get());
+    r.pid = spawn(std::move(argv), child_environment(r.gpu, cpu_threads), fd.get(), null_fd.get());
     log::info("[{}/{}] {}: started (pid {}{})", next, todo.size(), v.name, r.pid,
               r.gpu.empty() ? "" : ", GPU " + r.gpu);
     running.push_back(r);

@@ -2,7 +2,8 @@
 //
 //   <exe> train --config BASE --set ... --set name=<variant> --set output_dir=<sweep>/runs --resume auto
 //
-// with stdout and stderr appended to <sweep>/logs/<variant>.log. A variant whose
+// with stdout and stderr appended to <sweep>/logs/<variant>.log (and, for several CPU jobs,
+// OMP_NUM_THREADS = cores / jobs unless already set). A variant whose
 // runs/<variant>/summary.json says "finished" is skipped; any other is (re)started, and the
 // trainer's `--resume auto` continues an interrupted one from its last checkpoint. Outcomes
 // go to <sweep>/status.json (train/sweep_status.h); a failed variant does not stop the

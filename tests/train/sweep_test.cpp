@@ -181,6 +181,10 @@ class SweepRun : public ::testing::Test {
     o.shard_size = 64;
     o.image_size = 64;
     data::write_synth_dataset(o);
+    // One zero-shot template instead of the 105 RS ones: the evaluation is then a blink.
+    write_file_atomic(*data_ / "templates.txt", "a satellite photo of {}.\n");
+    // The trainers inherit it: on a shared 2-core machine more threads only contend.
+    ::setenv("OMP_NUM_THREADS", "1", 1);
   }
   static void TearDownTestSuite() {
     fs::remove_all(*data_);
@@ -194,6 +198,7 @@ class SweepRun : public ::testing::Test {
     if (eval) {
       s += "  eval.zeroshot: [{name: synth, path: " + (*data_ / "test/imagefolder").string() + "}]\n";
       s += "  eval.retrieval: [{name: synth, path: " + (*data_ / "test/captions.json").string() + "}]\n";
+      s += "  eval.templates: " + (*data_ / "templates.txt").string() + "\n";
     }
     return s;
   }
@@ -236,7 +241,7 @@ std::map<std::string, std::string> csv_row(const fs::path& file, const std::stri
 
 TEST_F(SweepRun, TinySweepRecordsAFailingVariantAndFinishesTheOthers) {
   const auto dir = testing::scratch_dir();
-  const auto file = write_sweep(dir, "name: tiny\n" + tiny_set(4, true) + R"(list:
+  const auto file = write_sweep(dir, "name: tiny\n" + tiny_set(2, true) + R"(list:
   - {name: full, peft.method: full}
   - {name: broken, init.checkpoint: /nonexistent/weights.safetensors}
   - {name: bitfit, peft.method: bitfit, optim.lr: 0.01}
@@ -348,7 +353,7 @@ std::vector<int64_t> logged_steps(const fs::path& run) {
 
 TEST_F(SweepRun, InterruptedSweepResumesWithoutRerunningFinishedVariants) {
   const auto dir = testing::scratch_dir();
-  const int steps = 16;
+  const int steps = 10;
   const auto file = write_sweep(dir, "name: stop\n" + tiny_set(steps, false) + "grid: {peft.method: [full, lora, bitfit]}\n");
   const fs::path sweep = dir / "out/stop", runs = sweep / "runs";
   const fs::path v1 = runs / "method=full", v2 = runs / "method=lora", v3 = runs / "method=bitfit";
