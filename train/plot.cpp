@@ -186,6 +186,13 @@ void plot_bars(const fs::path& png, const std::vector<std::string>& categories, 
   save(png, img);
 }
 
+// "zeroshot/aid/top1" -> "aid top1", "retrieval/rsitmd/mR" -> "rsitmd mR".
+std::string eval_series_name(const std::string& key) {
+  const auto first = key.find('/'), last = key.rfind('/');
+  if (first == std::string::npos || first == last) return key;
+  return key.substr(first + 1, last - first - 1) + " " + key.substr(last + 1);
+}
+
 std::vector<fs::path> plot_run(const fs::path& run_dir) {
   const auto records = MetricsLog::read(run_dir / "metrics.jsonl");
   if (records.empty()) throw Error("no metrics to plot", (run_dir / "metrics.jsonl").string(), "is this a run directory?");
@@ -197,13 +204,16 @@ std::vector<fs::path> plot_run(const fs::path& run_dir) {
     for (auto it = r.begin(); it != r.end(); ++it) {
       if (!it->is_number() || it.key() == "step" || it.key() == "epoch") continue;
       const std::string& k = it.key();
-      std::string chart = k.rfind("eval/", 0) == 0 ? "eval" : k.find("loss") != std::string::npos ? "loss"
+      const bool eval = k.rfind("eval/", 0) == 0;
+      // The evaluation chart shows the headline numbers: zero-shot top-1 and retrieval mR.
+      if (eval && !k.ends_with("/top1") && !k.ends_with("/mR")) continue;
+      std::string chart = eval ? "eval" : k.find("loss") != std::string::npos ? "loss"
                           : k == "lr" || k.rfind("lr/", 0) == 0                                  ? "lr"
                           : k == "samples_per_s"                                                  ? "throughput"
                                                                                                    : "";
       if (chart.empty()) continue;
       auto& s = charts[chart][k];
-      s.name = k.rfind("eval/", 0) == 0 ? k.substr(5) : k;
+      s.name = eval ? eval_series_name(k.substr(5)) : k;
       s.x.push_back(step);
       s.y.push_back(it->get<double>());
     }

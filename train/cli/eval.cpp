@@ -58,6 +58,15 @@ std::vector<std::pair<std::string, double>> headline(const nlohmann::json& resul
   return out;
 }
 
+// A short bar label: "zero-shot top1", "I2T R@1", "T2I R@1", "mR" (with the set name's start
+// when several sets are charted).
+std::string chart_label(const std::string& key, bool several_sets) {
+  const auto space = key.rfind(' ');
+  const std::string set = key.substr(0, space), metric = key.substr(space + 1);
+  std::string label = metric == "top1" ? "zero-shot top1" : metric == "i2t_r1" ? "I2T R@1" : metric == "t2i_r1" ? "T2I R@1" : metric;
+  return several_sets ? set.substr(0, 8) + " " + label : label;
+}
+
 // Before/after table (and chart) against an earlier `rsclip eval --out` of the same sets.
 void compare(const EvalArgs& a, const nlohmann::json& results) {
   const auto before_json = nlohmann::json::parse(read_file(a.baseline));
@@ -71,7 +80,7 @@ void compare(const EvalArgs& a, const nlohmann::json& results) {
     if (it == base.end()) continue;
     std::printf("%-34s %9.2f %9.2f %+9.2f\n", k.c_str(), it->second, v, v - it->second);
     if (k.ends_with("top1") || k.ends_with("_r1") || k.ends_with("mR")) {
-      categories.push_back(k);
+      categories.push_back(chart_label(k, before.size() > 8));
       b.values.push_back(it->second);
       c.values.push_back(v);
     }
@@ -88,10 +97,12 @@ void run(const EvalArgs& a) {
   data::TokenizerConfig tokenizer;
   std::string model_name = a.model.empty() ? "ViT-B-32" : a.model, checkpoint = a.checkpoint;
   bool strict = !a.no_strict;
+  int64_t seed = 0;
   if (!a.config.empty()) {
     const auto cfg = train::load_train_config(a.config, a.overrides);
     if (a.model.empty()) model_name = cfg.model.name;
     if (a.checkpoint.empty()) checkpoint = cfg.init.checkpoint, strict = cfg.init.strict;
+    seed = cfg.seed;
     eval = cfg.eval;
     preprocess = cfg.data.preprocess;
     tokenizer = cfg.data.tokenizer;
@@ -117,6 +128,8 @@ void run(const EvalArgs& a) {
   }
   if (a.precision != "fp32" && a.precision != "bf16") throw Error("precision must be fp32 or bf16", "--precision");
   const auto device = train::parse_device(a.device);
+  // A random init is the one `rsclip train` starts from with the same seed.
+  torch::manual_seed(static_cast<uint64_t>(seed));
   auto model = train::load_model(model_name, checkpoint, strict, device);
   preprocess.size = static_cast<int>(model->cfg.vision.image_size);
   tokenizer.context_length = static_cast<int>(model->cfg.text.context_length);
