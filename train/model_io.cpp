@@ -86,7 +86,7 @@ models::CLIP load_model(const std::string& name_or_path, const std::string& chec
 torch::Tensor encode_batched(const std::function<torch::Tensor(const torch::Tensor&)>& fn, const torch::Tensor& input,
                              int64_t batch, torch::Device device, bool bf16) {
   TORCH_CHECK(batch > 0, "batch size must be positive");
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;  // no autograd bookkeeping at all (stricter than no_grad)
   std::vector<torch::Tensor> parts;
   for (int64_t start = 0; start < input.size(0); start += batch) {
     auto chunk = input.slice(0, start, std::min(start + batch, input.size(0))).to(device, /*non_blocking=*/true);
