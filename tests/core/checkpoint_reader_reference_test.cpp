@@ -3,6 +3,8 @@
 // load_state_dict returns (scripts/reference/make_torch_files.py), and files rsclip writes
 // are read back by torch.load(weights_only=True) and safetensors
 // (scripts/reference/check_torch_files.py).
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -32,11 +34,14 @@ nlohmann::json read_json(const fs::path& path) {
 class CheckpointReference : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::path(RSCLIP_BINARY_DIR) / "test-tmp" / "checkpoint_reference_files");
+    // Per process: ctest runs each TEST of this file as its own process, possibly in parallel.
+    dir_ = new fs::path(fs::path(RSCLIP_BINARY_DIR) / "test-tmp" /
+                        ("checkpoint_reference_files-" + std::to_string(::getpid())));
     fs::remove_all(*dir_);
     testing::run_python("scripts/reference/make_torch_files.py", {dir_->string()});
   }
   static void TearDownTestSuite() {
+    fs::remove_all(*dir_);
     delete dir_;
     dir_ = nullptr;
   }

@@ -1,5 +1,7 @@
 #include "data/webdataset.h"
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -32,7 +34,8 @@ const std::vector<std::string> kNames = {
 class Reference : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::path(RSCLIP_BINARY_DIR) / "test-tmp" / "webdataset_reference");
+    // Per process: ctest runs each TEST of this file as its own process, possibly in parallel.
+    dir_ = new fs::path(fs::path(RSCLIP_BINARY_DIR) / "test-tmp" / ("webdataset_reference-" + std::to_string(::getpid())));
     fs::remove_all(*dir_);
     fs::create_directories(*dir_);
     std::vector<std::string> args{"tricky", dir_->string()};
@@ -41,6 +44,7 @@ class Reference : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     delete ref_;
+    fs::remove_all(*dir_);
     delete dir_;
   }
   static const json& ref() { return *ref_; }
