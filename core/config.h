@@ -33,6 +33,9 @@ void merge(YAML::Node& base, const YAML::Node& over);
 // Applies one "a.b.c=value" override; the value is parsed as YAML (1e-4, true, [a, b], text).
 void apply_override(YAML::Node& root, const std::string& assignment);
 
+// Levenshtein distance (insertions, deletions, substitutions), for did-you-mean hints.
+std::size_t edit_distance(const std::string& a, const std::string& b);
+
 // The closest of `known` to `key` as " (did you mean 'x'?)", or "" if none is close.
 std::string did_you_mean(const std::string& key, const std::vector<std::string>& known);
 

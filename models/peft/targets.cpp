@@ -2,27 +2,10 @@
 
 #include <algorithm>
 
+#include "core/config.h"
 #include "core/error.h"
 
 namespace rsclip::models::peft {
-namespace {
-
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
-}  // namespace
 
 bool glob_match(const std::string& pattern, const std::string& name) {
   // Iterative wildcard matching with backtracking to the last `*` (linear in practice).
@@ -52,7 +35,7 @@ std::vector<std::string> closest_names(const std::string& pattern, const std::ve
     if (c != '*' && c != '?') literal += c;
   }
   std::vector<std::pair<std::size_t, std::string>> scored;
-  for (const auto& c : candidates) scored.emplace_back(edit_distance(literal, c), c);
+  for (const auto& c : candidates) scored.emplace_back(config::edit_distance(literal, c), c);
   std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::string> out;
   for (std::size_t i = 0; i < scored.size() && i < n; ++i) out.push_back(scored[i].second);
