@@ -37,8 +37,9 @@ if [ "$CONFIG" = "$ROOT/configs/train/demo.yaml" ]; then
         --set "eval.retrieval=[{name: synth-captions, path: $DATA/test/captions.json}]")
 fi
 [ "$STEPS" -gt 0 ] && SETS+=(--set "schedule.max_steps=$STEPS")
-NAME=$("$RSCLIP" train --config "$CONFIG" "${SETS[@]}" --print-config | sed -n 's/^name: *//p')
-OUTDIR=$("$RSCLIP" train --config "$CONFIG" "${SETS[@]}" --print-config | sed -n 's/^output_dir: *//p')
+RESOLVED=$("$RSCLIP" train --config "$CONFIG" "${SETS[@]}" --print-config)
+NAME=$(sed -n 's/^name: *//p' <<<"$RESOLVED")
+OUTDIR=$(sed -n 's/^output_dir: *//p' <<<"$RESOLVED")
 RUN=$OUTDIR/$NAME
 
 if [ ! -f "$DATA/synth.json" ]; then

@@ -34,12 +34,18 @@ bool is_training_checkpoint(const std::filesystem::path& path) {
   return std::filesystem::is_directory(path) && std::filesystem::exists(path / "model.safetensors");
 }
 
+namespace {
+models::peft::PeftConfig peft_from_metadata(const Metadata& meta, const std::filesystem::path& file) {
+  if (!meta.contains("peft")) throw Error("model.safetensors lacks the peft metadata", file.string());
+  return config::read<models::peft::PeftConfig>(YAML::Load(meta.at("peft")), file.string() + ": peft");
+}
+}  // namespace
+
 models::peft::PeftConfig checkpoint_peft_config(const std::filesystem::path& dir) {
   const auto file = dir / "model.safetensors";
   Metadata meta;
   load_safetensors(file, &meta);
-  if (!meta.contains("peft")) throw Error("model.safetensors lacks the peft metadata", file.string());
-  return config::read<models::peft::PeftConfig>(YAML::Load(meta.at("peft")), file.string() + ": peft");
+  return peft_from_metadata(meta, file);
 }
 
 StateDict read_checkpoint(const std::filesystem::path& path) {
@@ -70,7 +76,7 @@ models::CLIP load_model(const std::string& name_or_path, const std::string& chec
     }
     auto cfg = models::parse_model_config(nlohmann::json::parse(meta.at("model_config")), name_or_path);
     models::CLIP model(cfg);
-    models::peft::apply_method(*model, checkpoint_peft_config(checkpoint));
+    models::peft::apply_method(*model, peft_from_metadata(meta, file));
     models::load_state_dict(*model, tensors, /*strict=*/true, file.string());
     model->to(device);
     model->eval();

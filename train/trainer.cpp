@@ -39,11 +39,6 @@ extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-torch::DeviceType compute_device_type(const std::string& device) {
-  if (device == "auto") return torch::cuda::is_available() ? torch::kCUDA : torch::kCPU;
-  return parse_device(device).type();
-}
-
 LossCollectives collectives_for(Distributed* dist) {
   LossCollectives c;
   if (!dist || !dist->enabled()) return c;
@@ -471,7 +466,7 @@ void Trainer::write_summary() {
 }
 
 int Trainer::run() {
-  dist_ = Distributed::from_environment(cfg_.distributed, compute_device_type(cfg_.model.device));
+  dist_ = Distributed::from_environment(cfg_.distributed, parse_device(cfg_.model.device).type());
   // An exception on any rank is published so that every rank stops naming it.
   return dist_->run_or_report([&] { return train_loop(); });
 }

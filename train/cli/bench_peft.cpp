@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <mutex>
 #include <unordered_map>
 
@@ -24,6 +23,7 @@
 #include "core/error.h"
 #include "models/peft/peft.h"
 #include "train/cli/command.h"
+#include "train/cli/peak_rss.h"
 #include "train/model_io.h"
 
 namespace rsclip::cli {
@@ -93,15 +93,6 @@ class TrackingAllocator final : public c10::Allocator {
   int64_t live_ = 0, peak_ = 0;
 };
 
-double vm_hwm_mib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
-  }
-  return -1;
-}
-
 struct BenchArgs {
   std::string model = "ViT-B-32", method = "full";
   std::vector<std::string> options;  // "lora.rank=16"
@@ -167,7 +158,7 @@ void run(const BenchArgs& a) {
       a.method.c_str(), mc.name.c_str(), static_cast<long long>(a.batch_size), torch::get_num_threads(),
       a.grad_checkpointing ? "true" : "false", static_cast<long long>(report.trainable()),
       static_cast<long long>(report.total()), times[times.size() / 2], weights_mib,
-      static_cast<double>(tracker.peak()) / (1 << 20), vm_hwm_mib());
+      static_cast<double>(tracker.peak()) / (1 << 20), peak_rss_mib());
 }
 
 const Command reg("bench peft", [](CLI::App& cmd) {

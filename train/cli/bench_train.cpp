@@ -6,7 +6,6 @@
 //   peak_rss_mib    the process's VmHWM
 //   cuda_peak_mib   peak allocated CUDA memory (CUDA runs)
 #include <cstdio>
-#include <fstream>
 
 #if __has_include(<c10/cuda/CUDACachingAllocator.h>)
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -16,6 +15,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "train/cli/command.h"
+#include "train/cli/peak_rss.h"
 #include "train/run_dir.h"
 #include "train/train_config.h"
 #include "train/trainer.h"
@@ -23,14 +23,6 @@
 namespace rsclip::cli {
 namespace fs = std::filesystem;
 namespace {
-
-double vm_hwm_mib() {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
-  }
-  return -1;
-}
 
 double cuda_peak_mib() {
 #ifdef RSCLIP_HAS_CUDA_ALLOCATOR
@@ -56,13 +48,10 @@ void run(const BenchTrainArgs& a) {
   const fs::path work = a.work.empty() ? fs::temp_directory_path() / ("rsclip-bench-train-" + std::to_string(::getpid()))
                                        : fs::path(a.work);
   auto sets = a.overrides;
-  for (const std::string& s :
-       {"output_dir=" + work.string(), std::string("name=bench"), "schedule.max_steps=" + std::to_string(a.steps),
-        std::string("logging.every_steps=1"), std::string("logging.progress=off"), std::string("checkpoint.every_steps=0"),
-        std::string("checkpoint.at_epoch_end=false"), std::string("eval.zeroshot=[]"), std::string("eval.retrieval=[]"),
-        std::string("eval.best_metric=")}) {
-    sets.push_back(s);
-  }
+  sets.insert(sets.end(), {"output_dir=" + work.string(), "name=bench", "schedule.max_steps=" + std::to_string(a.steps),
+                           "logging.every_steps=1", "logging.progress=off", "checkpoint.every_steps=0",
+                           "checkpoint.at_epoch_end=false", "eval.zeroshot=[]", "eval.retrieval=[]",
+                           "eval.best_metric="});
   const auto cfg = train::load_train_config(a.config, sets);
   fs::remove_all(work / "bench");
   const int status = train::run_training(cfg, {.resume = "never"});
@@ -85,7 +74,7 @@ void run(const BenchTrainArgs& a) {
                         {"steps_timed", a.steps - a.warmup_steps},
                         {"samples_per_s", samples / seconds},
                         {"step_s", seconds / static_cast<double>(a.steps - a.warmup_steps)},
-                        {"peak_rss_mib", vm_hwm_mib()},
+                        {"peak_rss_mib", peak_rss_mib()},
                         {"cuda_peak_mib", cuda_peak_mib()},
                         {"threads", torch::get_num_threads()}};
   std::printf("%s\n", out.dump().c_str());
