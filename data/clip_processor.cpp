@@ -1,6 +1,7 @@
 #include "data/clip_processor.h"
 
-#include <chrono>
+#include <time.h>
+
 #include <memory>
 
 #include "data/image_decode.h"
@@ -8,10 +9,12 @@
 namespace rsclip::data {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-std::int64_t since(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count();
+// Stage timings count this thread's CPU time, not wall time: on a loaded machine a worker
+// that is descheduled mid-stage would otherwise charge the wait to the stage.
+std::int64_t thread_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 class ClipProcessor : public SampleProcessor {
@@ -21,17 +24,22 @@ class ClipProcessor : public SampleProcessor {
       : tokenizer_(std::move(tokenizer)), transform_(std::move(transform)), decode_(decode), timings_(timings) {}
 
   std::optional<Fault> process(const Sample& sample, std::uint64_t seed, float* image, std::int64_t* tokens) override {
-    auto t = Clock::now();
+    std::int64_t t = timings_ ? thread_cpu_ns() : 0;
     try {
       decode_image(sample.image, rgb_, decode_);
     } catch (const ImageError& e) {
       return e.kind() == ImageError::Kind::too_large ? Fault::oversized_image : Fault::undecodable_image;
     }
-    if (timings_) timings_->decode_ns += since(t), t = Clock::now();
+    const auto lap = [&](std::atomic<std::int64_t>& total) {
+      const std::int64_t now = thread_cpu_ns();
+      total += now - t;
+      t = now;
+    };
+    if (timings_) lap(timings_->decode_ns);
     transform_->apply(rgb_, seed, image);
-    if (timings_) timings_->transform_ns += since(t), t = Clock::now();
+    if (timings_) lap(timings_->transform_ns);
     tokenizer_->encode(sample.text, tokens);
-    if (timings_) timings_->tokenize_ns += since(t), ++timings_->samples;
+    if (timings_) lap(timings_->tokenize_ns), ++timings_->samples;
     return std::nullopt;
   }
 

@@ -8,7 +8,7 @@
 //     samples_per_epoch: 5000000
 //     batch_size: 400
 //     workers: 16
-//     augment: {rotate: true, jpeg_min_side: 0}
+//     augment: {rotate: true, jpeg_min_side: 0, fast_resize: false}
 //     tokenizer: {type: clip, context_length: 77}
 #pragma once
 

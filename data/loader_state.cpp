@@ -170,8 +170,9 @@ std::map<RefKey, Sample*> fetch_samples(const ShardPlan& plan, std::int64_t epoc
   for (const auto& r : refs) by_shard[{r.pass, r.position}].insert(r.index);
   std::map<std::uint32_t, ShardSequence> sequences;
   std::map<RefKey, Sample*> out;
-  for (const auto& [shard, needed] : by_shard) {
-    const auto [pass, position] = shard;
+  for (const auto& entry : by_shard) {
+    const auto [pass, position] = entry.first;
+    const std::set<std::uint64_t>& needed = entry.second;  // a plain reference: lambdas below capture it
     auto seq_it = sequences.find(pass);
     if (seq_it == sequences.end()) seq_it = sequences.emplace(pass, plan.sequence(epoch, stream, pass)).first;
     const auto index = seq_it->second.at(position);

@@ -1,7 +1,8 @@
 // The train transform (see transforms.h): torchvision's RandomResizedCrop parameter sampling,
 // Pillow's crop + bicubic resize, ImageEnhance colour jitter, horizontal flip and
 // Image.rotate(angle, NEAREST, fillcolor=0), then ToTensor + Normalize. Flip, rotation and
-// normalisation run as one pass over the output.
+// normalisation run as one pass over the output. augment.fast_resize swaps the bicubic resize
+// for OpenCV's bilinear one.
 #include <c10/util/Exception.h>
 
 #include <algorithm>
@@ -9,6 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <numbers>
+
+#include <opencv2/imgproc.hpp>
 
 #include "data/pil_resample.h"
 #include "data/transform_ops.h"
@@ -87,11 +90,12 @@ class TrainTransform final : public ImageTransform {
 
   void apply(const cv::Mat& rgb, std::uint64_t seed, float* out) override {
     TORCH_CHECK(rgb.type() == CV_8UC3, "train transform: expected CV_8UC3 RGB, got type ", rgb.type());
-    run(rgb, sample_train_params(aug_, rgb.cols, rgb.rows, seed), out);
+    const TrainParams p = sample_train_params(aug_, rgb.cols, rgb.rows, seed);
+    run(rgb, p, out, aug_.fast_resize);
   }
   using ImageTransform::apply;
 
-  void run(const cv::Mat& rgb, const TrainParams& p, float* out);
+  void run(const cv::Mat& rgb, const TrainParams& p, float* out, bool fast_resize);
 
  private:
   void rotate_flip_normalize(const TrainParams& p, float* out) const;
@@ -103,14 +107,23 @@ class TrainTransform final : public ImageTransform {
   cv::Mat resized_;
 };
 
-void TrainTransform::run(const cv::Mat& rgb, const TrainParams& p, float* out) {
-  const int s = cfg_.size;
+void check_crop(const cv::Mat& rgb, const TrainParams& p) {
   TORCH_CHECK(p.crop_left >= 0 && p.crop_top >= 0 && p.crop_width > 0 && p.crop_height > 0 &&
                   p.crop_left + p.crop_width <= rgb.cols && p.crop_top + p.crop_height <= rgb.rows,
               "train transform: crop outside the image");
+}
+
+void TrainTransform::run(const cv::Mat& rgb, const TrainParams& p, float* out, bool fast_resize) {
+  const int s = cfg_.size;
+  check_crop(rgb, p);
   // F.resized_crop on PIL: img.crop(box).resize((s, s), BICUBIC) (open_clip fixes BICUBIC).
   const cv::Mat crop = rgb(cv::Rect(p.crop_left, p.crop_top, p.crop_width, p.crop_height));
-  resizer_.resize(crop, {s, s}, ResampleFilter::bicubic, {0, 0, s, s}, resized_);
+  if (!fast_resize) {
+    resizer_.resize(crop, {s, s}, ResampleFilter::bicubic, {0, 0, s, s}, resized_);
+  } else {  // bilinear alone would alias when shrinking a lot
+    const bool shrink = crop.cols > 2 * s || crop.rows > 2 * s;
+    cv::resize(crop, resized_, {s, s}, 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+  }
   for (int which : p.jitter_order) enhance(resized_, which, p.jitter[which]);
   rotate_flip_normalize(p, out);
 }
@@ -163,15 +176,47 @@ void TrainTransform::rotate_flip_normalize(const TrainParams& p, float* out) con
   const int a0 = fix(m[0]), a1 = fix(m[1]), a3 = fix(m[3]), a4 = fix(m[4]);
   int a2 = fix(m[2] + m[0] * 0.5 + m[1] * 0.5);
   int a5 = fix(m[5] + m[3] * 0.5 + m[4] * 0.5);
-  for (int y = 0; y < s; ++y) {
-    int xx = a2, yy = a5;
-    for (int x = 0; x < s; ++x) {
-      emit(x, y, xx >> 16, yy >> 16);
-      xx += a0;
-      yy += a3;
+  // Along a row the source position moves linearly, so the pixels that land inside the image
+  // are one interval [xa, xb): bound it in floating point, settle its ends with the exact
+  // integer test, fill the rest black, and sample the interval without bounds checks.
+  const std::int64_t limit = static_cast<std::int64_t>(s) << 16;
+  float* const planes[3] = {out, out + plane, out + 2 * plane};
+  for (int y = 0; y < s; ++y, a2 += a1, a5 += a4) {
+    const auto inside = [&](int x) {
+      const std::int64_t xx = a2 + static_cast<std::int64_t>(x) * a0, yy = a5 + static_cast<std::int64_t>(x) * a3;
+      return xx >= 0 && xx < limit && yy >= 0 && yy < limit;
+    };
+    double lo = 0.0, hi = s;
+    for (const auto [start, step] : {std::pair<double, double>{a2, a0}, {a5, a3}}) {  // 0 <= start + x*step < limit
+      if (step == 0) {
+        if (!(start >= 0 && start < static_cast<double>(limit))) hi = lo;
+        continue;
+      }
+      const double e0 = -start / step, e1 = (static_cast<double>(limit) - start) / step;
+      lo = std::max(lo, std::min(e0, e1));
+      hi = std::min(hi, std::max(e0, e1));
     }
-    a2 += a1;
-    a5 += a4;
+    int xa = std::clamp(static_cast<int>(std::floor(lo)), 0, s), xb = std::clamp(static_cast<int>(std::ceil(hi)), 0, s);
+    if (xa > xb) xa = xb;
+    while (xa < xb && !inside(xa)) ++xa;
+    while (xa > 0 && inside(xa - 1)) --xa;
+    while (xb > xa && !inside(xb - 1)) --xb;
+    while (xb < s && xb > xa && inside(xb)) ++xb;
+    const std::size_t row = static_cast<std::size_t>(y) * s;
+    for (int c = 0; c < 3; ++c) {
+      std::fill(planes[c] + row, planes[c] + row + xa, table_.value[c][0]);
+      std::fill(planes[c] + row + xb, planes[c] + row + s, table_.value[c][0]);
+    }
+    int xx = a2 + xa * a0, yy = a5 + xa * a3;
+    const std::size_t step = resized_.step[0];
+    const std::uint8_t* base = resized_.data;
+    const int flip_base = p.flipped ? s - 1 : 0, flip_sign = p.flipped ? -1 : 1;
+    for (int x = xa; x < xb; ++x, xx += a0, yy += a3) {
+      const std::uint8_t* px = base + static_cast<std::size_t>(yy >> 16) * step + 3 * (flip_base + flip_sign * (xx >> 16));
+      planes[0][row + x] = table_.value[0][px[0]];
+      planes[1][row + x] = table_.value[1][px[1]];
+      planes[2][row + x] = table_.value[2][px[2]];
+    }
   }
 }
 
@@ -222,9 +267,10 @@ TrainParams sample_train_params(const AugmentConfig& aug, int width, int height,
   return p;
 }
 
-void apply_train_params(const PreprocessConfig& cfg, const cv::Mat& rgb, const TrainParams& params, float* out) {
+void apply_train_params(const PreprocessConfig& cfg, const cv::Mat& rgb, const TrainParams& params, float* out,
+                        bool fast_resize) {
   TORCH_CHECK(rgb.type() == CV_8UC3, "apply_train_params: expected CV_8UC3 RGB");
-  TrainTransform(cfg, AugmentConfig{}).run(rgb, params, out);
+  TrainTransform(cfg, AugmentConfig{}).run(rgb, params, out, fast_resize);
 }
 
 std::unique_ptr<ImageTransform> make_train_transform(const PreprocessConfig& cfg, const AugmentConfig& aug) {

@@ -67,6 +67,10 @@ struct AugmentConfig {      // visit()-able; GeoRSCLIP defaults
   bool rotate = true;                            // uniform 0..360 degrees
   double color_jitter = 0.0;                     // 0 = off; else brightness/contrast/saturation strength
   int jpeg_min_side = 0;                         // decode-time downscale for training (see DecodeOptions)
+  // false: Pillow-equal crop + bicubic resize, as GeoRSCLIP's Python transform. true: OpenCV's
+  // SIMD bilinear resize (area averaging when shrinking more than 2x) instead; jitter, flip and
+  // rotation stay Pillow's. The transform takes about half the time; not pixel-equal.
+  bool fast_resize = false;
   template <class V>
   void visit(V& v) {
     v("scale_min", scale_min);
@@ -77,6 +81,7 @@ struct AugmentConfig {      // visit()-able; GeoRSCLIP defaults
     v("rotate", rotate);
     v("color_jitter", color_jitter);
     v("jpeg_min_side", jpeg_min_side);
+    v("fast_resize", fast_resize);
   }
   void validate() const;
 };
@@ -107,7 +112,9 @@ struct TrainParams {
 // Draws the parameters `seed` gives for an image of the given size.
 TrainParams sample_train_params(const AugmentConfig& aug, int width, int height, std::uint64_t seed);
 
-// The train transform with given parameters (RGB input), for tests against the Python steps.
-void apply_train_params(const PreprocessConfig& cfg, const cv::Mat& rgb, const TrainParams& params, float* out);
+// The train transform with given parameters (RGB input), for tests against the Python steps;
+// fast_resize: with augment.fast_resize.
+void apply_train_params(const PreprocessConfig& cfg, const cv::Mat& rgb, const TrainParams& params, float* out,
+                        bool fast_resize = false);
 
 }  // namespace rsclip::data

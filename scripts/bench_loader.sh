@@ -4,7 +4,8 @@
 #   (a) Python: open_clip_train's webdataset pipeline + PIL + GeoRSCLIP's train transform
 #       (RandomResizedCrop 0.9-1.0 bicubic, flip, rotation 0-360) + open_clip tokenizer,
 #       WORKERS DataLoader processes (scripts/reference/bench_loader.py);
-#   (b) rsclip's loader, same transform and tokenizer, WORKERS threads (rsclip shards --bench).
+#   (b) rsclip's loader, same transform and tokenizer, WORKERS threads (rsclip shards --bench),
+#       Pillow-equal (the default) and with augment.fast_resize (OpenCV bilinear resize).
 # Prints images/s and images per CPU-second ("per core") of both, their ratio, and where a
 # core's time goes per image. Needs scripts/setup.sh to have built build/rsclip.
 #
@@ -37,28 +38,37 @@ NEED=$(( (BATCHES + WARMUP) * BATCH ))
 
 say "python: $WORKERS worker processes, batch $BATCH, $BATCHES timed batches"
 PYJSON=$("$PY" "$ROOT/scripts/reference/bench_loader.py" run "$SPEC" "$WORKERS" "$BATCH" "$BATCHES" "$WARMUP" | tail -n 1)
+rsclip_bench() {
+  "$BUILD/rsclip" --log-level warn shards --bench "$SPEC" --workers "$WORKERS" --batch-size "$BATCH" \
+    --batches "$BATCHES" --warmup "$WARMUP" --jpeg-min-side "${RSCLIP_BENCH_JPEG_MIN_SIDE:-0}" "$@"
+}
 say "rsclip: $WORKERS worker threads"
-CXXOUT=$("$BUILD/rsclip" --log-level warn shards --bench "$SPEC" --workers "$WORKERS" --batch-size "$BATCH" \
-  --batches "$BATCHES" --warmup "$WARMUP" --jpeg-min-side "${RSCLIP_BENCH_JPEG_MIN_SIDE:-0}")
+CXXOUT=$(rsclip_bench)
 echo "$CXXOUT" | head -n 2
 CXXJSON=$(echo "$CXXOUT" | tail -n 1)
+say "rsclip, augment.fast_resize: $WORKERS worker threads"
+FUSEDOUT=$(rsclip_bench --fast-resize)
+echo "$FUSEDOUT" | head -n 2
+FUSEDJSON=$(echo "$FUSEDOUT" | tail -n 1)
 
-"$PY" - "$PYJSON" "$CXXJSON" <<'PYEOF'
+"$PY" - "$PYJSON" "$CXXJSON" "$FUSEDJSON" <<'PYEOF'
 import json, sys
-py, cx = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+py, cx, fu = (json.loads(a) for a in sys.argv[1:4])
 def rates(r):
     return r["images"] / r["wall_s"], r["images"] / r["cpu_s"]
 pw, pc = rates(py)
 cw, cc = rates(cx)
+fw, fc = rates(fu)
 w = py["workers"]
-print(f"{'':24}{'python':>12}{'rsclip':>12}{'ratio':>9}")
-print(f"{'images/s (' + str(w) + ' workers)':24}{pw:12.0f}{cw:12.0f}{cw / pw:9.1f}")
-print(f"{'images/s per worker':24}{pw / w:12.0f}{cw / w:12.0f}{cw / pw:9.1f}")
-print(f"{'images per CPU-second':24}{pc:12.0f}{cc:12.0f}{cc / pc:9.1f}")
+print(f"{'':24}{'python':>10}{'rsclip':>10}{'ratio':>7}{'fast':>10}{'ratio':>7}")
+print(f"{'images/s (' + str(w) + ' workers)':24}{pw:10.0f}{cw:10.0f}{cw / pw:7.1f}{fw:10.0f}{fw / pw:7.1f}")
+print(f"{'images/s per worker':24}{pw / w:10.0f}{cw / w:10.0f}{cw / pw:7.1f}{fw / w:10.0f}{fw / pw:7.1f}")
+print(f"{'images per CPU-second':24}{pc:10.0f}{cc:10.0f}{cc / pc:7.1f}{fc:10.0f}{fc / pc:7.1f}")
 print("one core, ms per image:")
 print(f"  python: decode {py['decode_ms']:.3f}, crop+resize {py['crop_resize_ms']:.3f}, flip+rotate "
       f"{py['flip_rotate_ms']:.3f}, normalise {py['normalise_ms']:.3f}, tokenize {py['tokenize_ms']:.3f}")
-rest = 1e3 * cx["cpu_s"] / cx["images"] - cx["decode_ms"] - cx["transform_ms"] - cx["tokenize_ms"]
-print(f"  rsclip: decode {cx['decode_ms']:.3f}, crop+resize+flip+rotate+normalise {cx['transform_ms']:.3f}, "
-      f"tokenize {cx['tokenize_ms']:.3f}, rest (tar, shuffle, collate, threads) {rest:.3f}")
+for name, r in (("rsclip", cx), ("fast", fu)):
+    rest = 1e3 * r["cpu_s"] / r["images"] - r["decode_ms"] - r["transform_ms"] - r["tokenize_ms"]
+    print(f"  {name}: decode {r['decode_ms']:.3f}, crop+resize+flip+rotate+normalise {r['transform_ms']:.3f}, "
+          f"tokenize {r['tokenize_ms']:.3f}, rest (tar, shuffle, collate, threads) {rest:.3f}")
 PYEOF

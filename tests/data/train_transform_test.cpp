@@ -1,6 +1,7 @@
 // The train transform without Python: determinism per seed across threads, the statistics of
 // the sampled parameters (RandomResizedCrop scale/ratio, flip rate, angles), the centre-crop
-// fallback, and the preprocess/augment configs.
+// fallback, the preprocess/augment configs, and augment.fast_resize against the
+// Pillow-equal path.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -29,11 +30,14 @@ std::vector<float> run(ImageTransform& t, const cv::Mat& img, std::uint64_t seed
   return out;
 }
 
-TEST(TrainTransform, SameSeedSameOutputOnAnyThread) {
+class TrainTransformBoth : public ::testing::TestWithParam<bool> {};  // param: augment.fast_resize
+
+TEST_P(TrainTransformBoth, SameSeedSameOutputOnAnyThread) {
   PreprocessConfig cfg;
   cfg.size = 96;
   AugmentConfig aug;
   aug.color_jitter = 0.3;
+  aug.fast_resize = GetParam();
   const cv::Mat img = picture(150, 200);
   auto t = make_train_transform(cfg, aug);
   std::vector<std::vector<float>> sequential;
@@ -53,6 +57,62 @@ TEST(TrainTransform, SameSeedSameOutputOnAnyThread) {
   }
   for (auto& th : threads) th.join();
   for (std::size_t s = 0; s < 32; ++s) EXPECT_EQ(threaded[s], sequential[s]) << "seed " << s;
+}
+
+INSTANTIATE_TEST_SUITE_P(ExactAndFastResize, TrainTransformBoth, ::testing::Bool());
+
+// fast_resize against the Pillow-equal path: the same floats when there is nothing to resize,
+// and close on a smooth picture for random crops, flips and angles, with the same black
+// corners.
+TEST(TrainTransform, FastResizeAgreesWithExact) {
+  PreprocessConfig cfg;
+  cfg.size = 64;
+  const std::size_t n = 3 * 64 * 64;
+  std::vector<float> exact(n), fast(n);
+  const cv::Mat square = picture(64, 64);
+  for (double angle : {0.0, 90.0, 180.0, 270.0, 33.0}) {
+    for (bool flip : {false, true}) {
+      TrainParams p;
+      p.crop_width = p.crop_height = 64;
+      p.angle = angle;
+      p.flipped = flip;
+      apply_train_params(cfg, square, p, exact.data());
+      apply_train_params(cfg, square, p, fast.data(), /*fast_resize=*/true);
+      for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(fast[i], exact[i]) << "angle " << angle << " flip " << flip << " at " << i;
+    }
+  }
+  cv::Mat smooth(150, 200, CV_8UC3);
+  for (int y = 0; y < smooth.rows; ++y) {
+    for (int x = 0; x < smooth.cols; ++x) {
+      smooth.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<std::uint8_t>(127 + 120 * std::sin(x * 0.05)),
+                                             static_cast<std::uint8_t>(127 + 120 * std::cos(y * 0.07)),
+                                             static_cast<std::uint8_t>((x + y) * 255 / 350));
+    }
+  }
+  const float black = static_cast<float>((0.0 - cfg.mean[0]) / cfg.std[0]);
+  AugmentConfig aug;
+  double worst_mean = 0;
+  for (std::uint64_t seed = 0; seed < 40; ++seed) {
+    const TrainParams p = sample_train_params(aug, smooth.cols, smooth.rows, seed);
+    apply_train_params(cfg, smooth, p, exact.data());
+    apply_train_params(cfg, smooth, p, fast.data(), /*fast_resize=*/true);
+    double sum = 0;
+    int both = 0, one = 0;
+    for (std::size_t i = 0; i < 64 * 64; ++i) {
+      const bool a = exact[i] == black, b = fast[i] == black;
+      if (a != b) {
+        ++one;
+      } else if (!a) {
+        ++both;
+        for (int c = 0; c < 3; ++c) sum += std::abs(exact[c * 64 * 64 + i] - fast[c * 64 * 64 + i]);
+      }
+    }
+    const double mean = sum / (3.0 * std::max(both, 1));
+    worst_mean = std::max(worst_mean, mean);
+    EXPECT_LT(mean, 0.02) << "seed " << seed;  // about 1 grey level
+    EXPECT_EQ(one, 0) << "seed " << seed;  // the rotation is the same: so are the black corners
+  }
+  std::printf("  fast_resize vs exact: worst mean |difference| %.4f (normalised units)\n", worst_mean);
 }
 
 TEST(TrainTransform, ParameterStatistics) {

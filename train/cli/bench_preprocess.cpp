@@ -22,6 +22,7 @@ struct BenchArgs {
   int size = 224;
   double seconds = 2.0;
   int jpeg_min_side = 0;
+  bool fast_resize = false;
 };
 
 // CPU time of this thread: on a shared machine wall time measures the other processes too.
@@ -43,6 +44,7 @@ void run(const BenchArgs& a) {
   data::PreprocessConfig cfg;
   cfg.size = a.size;
   data::AugmentConfig aug;
+  aug.fast_resize = a.fast_resize;
   auto transform = a.transform == "eval" ? data::make_eval_transform(cfg) : data::make_train_transform(cfg, aug);
   data::DecodeOptions opts;
   opts.jpeg_min_side = a.jpeg_min_side;
@@ -84,6 +86,7 @@ const Command reg("bench preprocess", [](CLI::App& cmd) {
   cmd.add_option("--transform", a->transform, "eval or train")->capture_default_str();
   cmd.add_option("--size", a->size, "output side")->capture_default_str();
   cmd.add_option("--seconds", a->seconds, "minimum CPU seconds timed")->capture_default_str();
+  cmd.add_flag("--fast-resize", a->fast_resize, "train: OpenCV bilinear crop+resize (augment.fast_resize)");
   cmd.add_option("--jpeg-min-side", a->jpeg_min_side, "DCT-domain JPEG downscaling (0: off, PIL-exact)")
       ->capture_default_str();
   cmd.callback([a] { run(*a); });

@@ -156,6 +156,7 @@ const Command reg("shards", [](CLI::App& cmd) {
   cmd.add_option("--size", a->data.preprocess.size, "bench: image size")->capture_default_str();
   cmd.add_option("--jpeg-min-side", a->data.augment.jpeg_min_side, "bench: decode-time JPEG downscale (0: off)")
       ->capture_default_str();
+  cmd.add_flag("--fast-resize", a->data.augment.fast_resize, "bench: OpenCV bilinear crop+resize (augment.fast_resize)");
   cmd.add_option("--image-fields", a->data.image_fields, "image extensions, in order of preference")->capture_default_str();
   cmd.add_option("--text-fields", a->data.text_fields, "caption extensions")->capture_default_str();
   from->excludes(inspect)->excludes(bench);
