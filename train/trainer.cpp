@@ -39,15 +39,25 @@ extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-LossCollectives collectives_for(Distributed* dist) {
+// The loss's collectives; `seconds` accumulates the time their forward calls take (exposed
+// communication on Gloo; on NCCL the calls only enqueue, so this is launch time).
+LossCollectives collectives_for(Distributed* dist, double* seconds) {
   LossCollectives c;
   if (!dist || !dist->enabled()) return c;
   c.rank = dist->rank();
   c.world_size = dist->world_size();
-  c.all_gather = [dist](const torch::Tensor& t) { return all_gather_with_grad(*dist, t); };
-  c.exchange = [dist](int from, int to, const torch::Tensor& t) { return neighbour_exchange_with_grad(*dist, from, to, t); };
-  c.exchange_bidir = [dist](int left, int right, const torch::Tensor& to_left, const torch::Tensor& to_right) {
-    return neighbour_exchange_bidir_with_grad(*dist, left, right, to_left, to_right);
+  auto timed = [seconds](auto&& call) {
+    const auto t0 = Clock::now();
+    auto out = call();
+    *seconds += seconds_since(t0);
+    return out;
+  };
+  c.all_gather = [dist, timed](const torch::Tensor& t) { return timed([&] { return all_gather_with_grad(*dist, t); }); };
+  c.exchange = [dist, timed](int from, int to, const torch::Tensor& t) {
+    return timed([&] { return neighbour_exchange_with_grad(*dist, from, to, t); });
+  };
+  c.exchange_bidir = [dist, timed](int left, int right, const torch::Tensor& to_left, const torch::Tensor& to_right) {
+    return timed([&] { return neighbour_exchange_bidir_with_grad(*dist, left, right, to_left, to_right); });
   };
   return c;
 }
@@ -112,6 +122,8 @@ class Trainer {
   // Logging window.
   Clock::time_point window_start_ = Clock::now(), run_start_ = Clock::now();
   double window_data_s_ = 0;
+  double loss_comm_s_ = 0;  // loss collectives' forward calls, all session (collectives_for)
+  double window_loss_comm_from_ = 0, window_grad_wait_from_ = 0;  // their totals at window start
   int64_t window_samples_ = 0, window_steps_ = 0, steps_this_session_ = 0;
 };
 
@@ -193,7 +205,7 @@ void Trainer::build() {
   optimizer_ = std::make_unique<Optimizer>(build_optimizer(model_->named_parameters(), cfg_.optim));
   schedule_ = std::make_unique<Schedule>(cfg_.schedule, cfg_.optim.lr, total_steps_,
                                          steps_per_epoch_ > 0 ? steps_per_epoch_ : total_steps_);
-  loss_ = std::make_unique<TrainingLoss>(build_loss(cfg_.loss, collectives_for(dist_.get())));
+  loss_ = std::make_unique<TrainingLoss>(build_loss(cfg_.loss, collectives_for(dist_.get(), &loss_comm_s_)));
   scaler_ = std::make_unique<GradScaler>(precision_ == Precision::amp_fp16, cfg_.precision.init_scale,
                                          cfg_.precision.growth_interval, device_);
   if (cfg_.model.ema.decay > 0) {
@@ -291,6 +303,11 @@ void Trainer::log_window(const StepResult& r, double lr) {
   const double elapsed = seconds_since(window_start_);
   const double samples_per_s = elapsed > 0 ? window_samples_ / elapsed : 0;
   const double data_wait = elapsed > 0 ? window_data_s_ / elapsed : 0;
+  // Exposed communication: waiting for gradient buckets after backward, and the loss's
+  // feature exchange (see collectives_for). The rest of the window is compute.
+  const double grad_wait_total = ddp_ ? ddp_->stats().wait_seconds : 0.0;
+  const double grad_wait = elapsed > 0 ? (grad_wait_total - window_grad_wait_from_) / elapsed : 0;
+  const double loss_comm = elapsed > 0 ? (loss_comm_s_ - window_loss_comm_from_) / elapsed : 0;
   const double per_step = steps_this_session_ > 0 ? seconds_since(run_start_) / steps_this_session_ : 0;
   progress_->update({counters_.step, total_steps_, counters_.epoch, r.loss, lr, samples_per_s, data_wait,
                      per_step * static_cast<double>(total_steps_ - counters_.step)});
@@ -303,6 +320,8 @@ void Trainer::log_window(const StepResult& r, double lr) {
                         {"samples_per_s", samples_per_s},
                         {"time", seconds_before_ + seconds_since(run_start_)},
                         {"data_wait", data_wait},
+                        {"grad_comm_wait", grad_wait},
+                        {"loss_comm", loss_comm},
                         {"samples", counters_.samples},
                         {"bad_samples", loader_->faults().bad_samples()},
                         {"nonfinite_skipped", counters_.nonfinite_skipped}};
@@ -311,6 +330,8 @@ void Trainer::log_window(const StepResult& r, double lr) {
   metrics_->write(rec);
   window_start_ = Clock::now();
   window_data_s_ = 0;
+  window_grad_wait_from_ = grad_wait_total;
+  window_loss_comm_from_ = loss_comm_s_;
   window_samples_ = window_steps_ = 0;
 }
 
