@@ -13,6 +13,7 @@
 #include <csetjmp>
 #include <cstdio>  // before jpeglib.h, which needs FILE and size_t
 #include <cstring>
+#include <vector>
 
 #include <jerror.h>
 #include <jpeglib.h>
@@ -112,9 +113,12 @@ void decode_jpeg(std::span<const std::uint8_t> bytes, DecodedImage& out, const D
   if (cinfo.output_components != CV_MAT_CN(pixel_type(mode))) fail("JPEG", "unexpected number of output components");
   if (err.saw_eof) fail("JPEG", "image file is truncated");
   shape_image(out, mode, width, height);
+  thread_local std::vector<JSAMPROW> rows;  // the decoder fills as many rows per call as it can
+  rows.resize(static_cast<std::size_t>(height));
+  for (int y = 0; y < height; ++y) rows[static_cast<std::size_t>(y)] = out.pixels.ptr<std::uint8_t>(y);
   while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = out.pixels.ptr<std::uint8_t>(static_cast<int>(cinfo.output_scanline));
-    if (jpeg_read_scanlines(&cinfo, &row, 1) != 1) fail("JPEG", "decoder stalled");
+    const JDIMENSION done = cinfo.output_scanline;
+    if (jpeg_read_scanlines(&cinfo, rows.data() + done, cinfo.output_height - done) == 0) fail("JPEG", "decoder stalled");
     if (err.saw_eof) fail("JPEG", "image file is truncated");
   }
   if (err.saw_eof) fail("JPEG", "image file is truncated");
