@@ -121,9 +121,8 @@ class Trainer {
   int64_t last_saved_step_ = -1, last_eval_step_ = -1;
   // Logging window.
   Clock::time_point window_start_ = Clock::now(), run_start_ = Clock::now();
-  double window_data_s_ = 0;
-  double loss_comm_s_ = 0;  // loss collectives' forward calls, all session (collectives_for)
-  double window_loss_comm_from_ = 0, window_grad_wait_from_ = 0;  // their totals at window start
+  double window_data_s_ = 0, window_loss_comm_s_ = 0;  // the latter from collectives_for
+  double window_grad_wait_from_ = 0;  // the DDP wait total at window start
   int64_t window_samples_ = 0, window_steps_ = 0, steps_this_session_ = 0;
 };
 
@@ -205,7 +204,7 @@ void Trainer::build() {
   optimizer_ = std::make_unique<Optimizer>(build_optimizer(model_->named_parameters(), cfg_.optim));
   schedule_ = std::make_unique<Schedule>(cfg_.schedule, cfg_.optim.lr, total_steps_,
                                          steps_per_epoch_ > 0 ? steps_per_epoch_ : total_steps_);
-  loss_ = std::make_unique<TrainingLoss>(build_loss(cfg_.loss, collectives_for(dist_.get(), &loss_comm_s_)));
+  loss_ = std::make_unique<TrainingLoss>(build_loss(cfg_.loss, collectives_for(dist_.get(), &window_loss_comm_s_)));
   scaler_ = std::make_unique<GradScaler>(precision_ == Precision::amp_fp16, cfg_.precision.init_scale,
                                          cfg_.precision.growth_interval, device_);
   if (cfg_.model.ema.decay > 0) {
@@ -301,13 +300,14 @@ void Trainer::optimizer_step() {
 
 void Trainer::log_window(const StepResult& r, double lr) {
   const double elapsed = seconds_since(window_start_);
-  const double samples_per_s = elapsed > 0 ? window_samples_ / elapsed : 0;
-  const double data_wait = elapsed > 0 ? window_data_s_ / elapsed : 0;
+  const auto per_second = [elapsed](double amount) { return elapsed > 0 ? amount / elapsed : 0.0; };
+  const double samples_per_s = per_second(static_cast<double>(window_samples_));
+  const double data_wait = per_second(window_data_s_);
   // Exposed communication: waiting for gradient buckets after backward, and the loss's
   // feature exchange (see collectives_for). The rest of the window is compute.
   const double grad_wait_total = ddp_ ? ddp_->stats().wait_seconds : 0.0;
-  const double grad_wait = elapsed > 0 ? (grad_wait_total - window_grad_wait_from_) / elapsed : 0;
-  const double loss_comm = elapsed > 0 ? (loss_comm_s_ - window_loss_comm_from_) / elapsed : 0;
+  const double grad_wait = per_second(grad_wait_total - window_grad_wait_from_);
+  const double loss_comm = per_second(window_loss_comm_s_);
   const double per_step = steps_this_session_ > 0 ? seconds_since(run_start_) / steps_this_session_ : 0;
   progress_->update({counters_.step, total_steps_, counters_.epoch, r.loss, lr, samples_per_s, data_wait,
                      per_step * static_cast<double>(total_steps_ - counters_.step)});
@@ -329,9 +329,8 @@ void Trainer::log_window(const StepResult& r, double lr) {
   if (scaler_->enabled()) rec["loss_scale"] = scaler_->current_scale();
   metrics_->write(rec);
   window_start_ = Clock::now();
-  window_data_s_ = 0;
+  window_data_s_ = window_loss_comm_s_ = 0;
   window_grad_wait_from_ = grad_wait_total;
-  window_loss_comm_from_ = loss_comm_s_;
   window_samples_ = window_steps_ = 0;
 }
 
