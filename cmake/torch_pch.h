@@ -1,7 +1,6 @@
-// Precompiled for every rsclip target (see CMakeLists.txt): torch is the expensive include.
+// Precompiled once and reused by the targets that use torch's tensor API (rsclip_module(TORCH_PCH)
+// in CMakeLists.txt) and by the tests: torch is the expensive include.
 #pragma once
-#include <torch/torch.h>
-
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -11,3 +10,4 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <torch/torch.h>

@@ -8,7 +8,7 @@
 #   --config FILE  another training config (default configs/train/demo.yaml); its eval sets
 #                  are used for before/after (the synthetic ones unless it names others)
 #   --steps N      stop after N optimiser steps (a shortened demo; tests use it)
-# Environment: DEMO_TRAIN / DEMO_TEST (training / test images, default 2600 / 260); DEMO_WORK (where data/demo and
+# Environment: DEMO_TRAIN / DEMO_TEST (training / test images, default 2600 / 260); DEMO_WORK (where datasets/demo and
 # runs/ go, default the checkout).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,7 +29,7 @@ start=$(date +%s)
 RSCLIP=$ROOT/build/rsclip
 cd "$ROOT"
 WORK=${DEMO_WORK:-$ROOT}
-DATA=$WORK/data/demo
+DATA=$WORK/datasets/demo
 SETS=()
 if [ "$CONFIG" = "$ROOT/configs/train/demo.yaml" ]; then
   SETS=(--set "output_dir=$WORK/runs" --set "data.shards=$DATA/train/synth-train-*.tar"

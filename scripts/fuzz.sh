@@ -6,14 +6,15 @@
 # across runs, and crashes land in build-fuzz/crashes/<target>/.
 #
 # usage: scripts/fuzz.sh [SECONDS] [TARGET...]     (targets: fuzz_safetensors fuzz_pickle
-#                                                    fuzz_torch_zip fuzz_tar_samples; default all)
+#                                                    fuzz_torch_zip fuzz_torchscript fuzz_tar_samples;
+#                                                    default all)
 # Needs scripts/setup.sh to have run once (for .venv). RSCLIP_JOBS: compile jobs (default 1).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_safetensors fuzz_pickle fuzz_torch_zip fuzz_tar_samples)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_safetensors fuzz_pickle fuzz_torch_zip fuzz_torchscript fuzz_tar_samples)
 BUILD=$ROOT/build-fuzz
 PY=$ROOT/.venv/bin/python
 say() { printf '[fuzz] %s\n' "$*"; }
@@ -39,7 +40,7 @@ SEEDS=$BUILD/seeds
 if [ ! -f "$SEEDS/.complete" ]; then
   say "writing seed files"
   rm -rf "$SEEDS"
-  mkdir -p "$SEEDS/files" "$SEEDS/fuzz_safetensors" "$SEEDS/fuzz_pickle" "$SEEDS/fuzz_torch_zip"
+  mkdir -p "$SEEDS/files" "$SEEDS/fuzz_safetensors" "$SEEDS/fuzz_pickle" "$SEEDS/fuzz_torch_zip" "$SEEDS/fuzz_torchscript"
   "$PY" "$ROOT/scripts/reference/make_torch_files.py" "$SEEDS/files" >/dev/null
   "$PY" - "$SEEDS" <<'PYEOF'
 import glob, os, shutil, sys, zipfile
@@ -49,7 +50,7 @@ for path in sorted(glob.glob(os.path.join(seeds, "files", "*"))):
     with open(path, "rb") as f:
         head = f.read(4)
     if head == b"PK\x03\x04":
-        shutil.copy(path, os.path.join(seeds, "fuzz_torch_zip", name))
+        shutil.copy(path, os.path.join(seeds, "fuzz_torchscript" if name.startswith("scripted") else "fuzz_torch_zip", name))
         with zipfile.ZipFile(path) as z:
             for rec in z.namelist():
                 if rec.endswith("/data.pkl"):

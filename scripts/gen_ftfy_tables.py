@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Writes data/ftfy_tables.inc: the character data ftfy 6.3.1's fix_text depends on, as C++
-literals, so that data/ftfy_*.cpp reproduce ftfy without Python at run time.
+"""Writes data/text/ftfy_tables.inc: the character data ftfy 6.3.1's fix_text depends on, as C++
+literals, so that data/text/ftfy_*.cpp reproduce ftfy without Python at run time.
 
 Run from the repository root with the reference venv after changing the pinned ftfy:
-    .venv/bin/python scripts/gen_ftfy_tables.py > data/ftfy_tables.inc
+    .venv/bin/python scripts/gen_ftfy_tables.py > data/text/ftfy_tables.inc
 
-What it writes (data only; the logic that uses it lives in data/ftfy_*.cpp):
+What it writes (data only; the logic that uses it lives in data/text/ftfy_*.cpp):
   - the single-byte codecs ftfy tries when undoing mojibake (chardata.CHARMAP_ENCODINGS),
     as the characters bytes 0x80..0xFF and 0x1A decode to (ftfy's "sloppy" variants pass
     unassigned bytes through as Latin-1 and decode 0x1A as U+FFFD);

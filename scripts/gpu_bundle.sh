@@ -10,7 +10,7 @@
 # On the GPU machine:
 #   tar --zstd -xf rsclip-gpu.tar.zst && cd rsclip-gpu
 #   ./run.sh rsclip info --model ViT-B-32        # any rsclip command
-#   ./run.sh tests/core_distributed_cuda_test    # a test binary
+#   ./run.sh tests/core_dist_test --gtest_filter='DistributedCuda.*'   # a test binary
 #   ./run_tests.sh [REGEX]                       # every bundled test (gtest), REGEX filters names
 # run.sh puts bundle/lib first and the torch of $RSCLIP_TORCH_VENV (default /opt/torch/.venv),
 # with its nvidia/* libraries, on LD_LIBRARY_PATH; the binaries' RUNPATH is $ORIGIN/lib
@@ -36,7 +36,7 @@ while read -r t; do
   if ldd "$t" | grep -q libopencv_imgcodecs; then say "left out (imgcodecs): $(basename "$t")"; continue; fi
   TESTS+=("$t")
   cp "$t" "$B/tests/"
-done < <(find "$BUILD/tests" -maxdepth 2 -type f -executable -name '*_test' | sort)
+done < <(find "$BUILD/tests" -maxdepth 3 -type f -executable -name '*_test' | sort)
 cp -r "$ROOT/configs/." "$B/configs/"
 
 # Shared libraries: everything ldd resolves outside torch's and the C/C++ runtime's own.

@@ -29,9 +29,9 @@ die() { printf '[setup] error: %s\n' "$1" >&2; [ $# -gt 1 ] && printf '[setup] h
 APT_PACKAGES=(
   cmake ninja-build ccache g++ pkg-config python3-venv
   libarchive-dev libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
-  libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev zlib1g-dev
+  libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev zlib1g-dev
   libsentencepiece-dev libyaml-cpp-dev libgtest-dev libcli11-dev nlohmann-json3-dev
-  libpcre2-dev libicu-dev clang
+  libpcre2-dev libicu-dev libxxhash-dev clang clang-format
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -2,9 +2,9 @@
 
 #include <set>
 
-#include "core/error.h"
-#include "core/log.h"
-#include "models/load_state.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "models/clip/load_state.h"
 #include "models/peft/peft_module.h"
 
 namespace rsclip::models::peft {
@@ -31,10 +31,11 @@ std::vector<std::pair<std::string, PeftModule*>> peft_modules(CLIPImpl& model) {
 void require_mergeable(const std::vector<std::pair<std::string, PeftModule*>>& modules, const char* what) {
   for (const auto& [name, m] : modules) {
     if (!m->mergeable()) {
-      throw Error("PEFT method '" + m->method() + "' cannot be " + what + " into open_clip's weights (" + name +
-                      " adds computation open_clip's CLIP does not have)",
-                  "peft.export",
-                  "export the base checkpoint together with the adapter file (save_adapter) and load both (--peft FILE)");
+      throw Error(
+          "PEFT method '" + m->method() + "' cannot be " + what + " into open_clip's weights (" + name +
+              " adds computation open_clip's CLIP does not have)",
+          "peft.export",
+          "export the base checkpoint together with the adapter file (save_adapter) and load both (--peft FILE)");
     }
   }
 }
@@ -94,9 +95,7 @@ PeftConfig read_adapter_config(const std::filesystem::path& path) {
   return cfg;
 }
 
-void load_adapter_weights(CLIPImpl& model, const PeftConfig& cfg, const std::filesystem::path& path) {
-  const auto where = path.string();
-  const auto state = load_safetensors(path);
+void load_adapter_tensors(CLIPImpl& model, const PeftConfig& cfg, const StateDict& state, const std::string& where) {
   const auto names = method_parameter_names(model, cfg);
   auto params = model.named_parameters();
   LoadReport report;
@@ -118,7 +117,11 @@ void load_adapter_weights(CLIPImpl& model, const PeftConfig& cfg, const std::fil
   }
   torch::NoGradGuard no_grad;
   for (const auto& item : state) params[item.key()].copy_(item.value());
-  log::info("loaded {} adapter tensors ({} method) from {}", state.size(), cfg.method, where);
+  log::debug("loaded {} adapter tensors ({} method) from {}", state.size(), cfg.method, where);
+}
+
+void load_adapter_weights(CLIPImpl& model, const PeftConfig& cfg, const std::filesystem::path& path) {
+  load_adapter_tensors(model, cfg, load_safetensors(path), path.string());
 }
 
 PeftConfig apply_adapter_file(CLIPImpl& model, const std::filesystem::path& path) {
@@ -160,7 +163,8 @@ StateDict export_state_dict(CLIPImpl& model) {
     const auto* m = merged.find(item.key());
     out.insert(item.key(), m ? *m : item.value().detach().clone());
   }
-  for (const auto& item : merged) TORCH_CHECK(out.contains(item.key()), "merged tensor ", item.key(), " is no base parameter");
+  for (const auto& item : merged)
+    TORCH_CHECK(out.contains(item.key()), "merged tensor ", item.key(), " is no base parameter");
   return out;
 }
 

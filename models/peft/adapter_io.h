@@ -19,7 +19,7 @@
 
 #include <filesystem>
 
-#include "core/safetensors.h"
+#include "core/io/safetensors.h"
 #include "models/peft/peft.h"
 
 namespace rsclip::models::peft {
@@ -29,7 +29,9 @@ void save_adapter(const std::filesystem::path& path, CLIPImpl& model, const Peft
 // The config stored in an adapter file (checks the format fields).
 PeftConfig read_adapter_config(const std::filesystem::path& path);
 
-// Loads the tensors of an adapter file into a model to which `cfg` was applied.
+// Loads the tensors of an adapter file into a model to which `cfg` was applied: exactly the
+// tensors the method trains (method_parameter_names), shapes equal; `where` names the source.
+void load_adapter_tensors(CLIPImpl& model, const PeftConfig& cfg, const StateDict& tensors, const std::string& where);
 void load_adapter_weights(CLIPImpl& model, const PeftConfig& cfg, const std::filesystem::path& path);
 
 // apply_method(model, stored config) + load_adapter_weights; returns the stored config.

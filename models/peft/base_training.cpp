@@ -8,11 +8,11 @@
 //                 cannot be the two projections — 2^20 = 1,048,576 matches e.g. extra
 //                 512x512 maps it does not specify — so rsclip keeps the plain definition)
 //   lock          open_clip's lock_image_tower / lock_text_tower (LiT), see LockConfig
-#include <torch/torch.h>
-
 #include <unordered_set>
 
-#include "core/error.h"
+#include <torch/torch.h>
+
+#include "core/base/error.h"
 #include "models/peft/methods.h"
 
 namespace rsclip::models::peft {

@@ -7,7 +7,7 @@
 // and `clip_adapter_mlp.…` for the text tower (`text.clip_adapter_mlp.…` for CustomTextCLIP).
 #include <torch/torch.h>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "models/peft/methods.h"
 #include "models/peft/peft_module.h"
 
@@ -61,7 +61,8 @@ class Houlsby final : public Method {
   void attach(CLIPImpl& model, const PeftConfig& cfg) const override {
     check_section(cfg.houlsby, "peft.houlsby");
     for (const auto& b : select_blocks(model, cfg.houlsby.targets, "peft.houlsby.targets")) {
-      BottleneckOptions o{"houlsby", b.block->attn->dim, cfg.houlsby.bottleneck, cfg.houlsby.activation, 0.0, 1.0, true};
+      BottleneckOptions o{"houlsby", b.block->attn->dim, cfg.houlsby.bottleneck, cfg.houlsby.activation, 0.0, 1.0,
+                          true};
       auto attn = std::make_shared<BottleneckImpl>(o);
       auto mlp = std::make_shared<BottleneckImpl>(o);
       b.block->register_module("houlsby_attn", attn);
@@ -120,7 +121,8 @@ class ClipAdapter final : public Method {
     check_section(c, "peft.clip_adapter");
     const int64_t dim = model.cfg.embed_dim;
     if (dim % c.reduction != 0) {
-      throw Error(fmt::format("reduction {} does not divide embed_dim {}", c.reduction, dim), "peft.clip_adapter.reduction");
+      throw Error(fmt::format("reduction {} does not divide embed_dim {}", c.reduction, dim),
+                  "peft.clip_adapter.reduction");
     }
     for (Tower t : parse_towers(c.towers, "peft.clip_adapter.towers")) {
       auto mlp = std::make_shared<ClipAdapterMlpImpl>(dim, dim / c.reduction, c.ratio);

@@ -9,7 +9,7 @@
 // Name: `coop_context.ctx` [n_ctx, width] (`text.coop_context.ctx` for CustomTextCLIP).
 #include <torch/torch.h>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "models/peft/methods.h"
 #include "models/peft/peft_module.h"
 
@@ -20,7 +20,9 @@ class CoopContextImpl : public TextEmbedHook, public PeftModule {
  public:
   CoopContextImpl(int64_t width, const CoopConfig& cfg)
       : n_(cfg.n_ctx),
-        before_(cfg.class_token_position == "end" ? cfg.n_ctx : cfg.class_token_position == "front" ? 0 : cfg.n_ctx / 2) {
+        before_(cfg.class_token_position == "end"     ? cfg.n_ctx
+                : cfg.class_token_position == "front" ? 0
+                                                      : cfg.n_ctx / 2) {
     ctx = register_parameter("ctx", torch::empty({n_, width}));
     torch::NoGradGuard no_grad;
     ctx.normal_(0.0, cfg.init_std);

@@ -11,11 +11,11 @@
 //   rows [q; k; v]) gets one pair per chosen slice, keyed like peft's per-adapter dicts:
 //   `<attn>.in_proj.lora_A.q.weight` [rank, width], `<attn>.in_proj.lora_B.q.weight`
 //   [width, rank], merged into rows [s*width, (s+1)*width) of in_proj_weight.
-#include <torch/torch.h>
-
 #include <map>
 
-#include "core/error.h"
+#include <torch/torch.h>
+
+#include "core/base/error.h"
 #include "models/peft/methods.h"
 #include "models/peft/peft_module.h"
 #include "models/peft/targets.h"
@@ -174,8 +174,8 @@ void swap_linear(torch::nn::Module& parent, const std::string& child, const std:
   } else if (auto* attn = dynamic_cast<AttentionImpl*>(&parent)) {
     attn->out_proj = Linear(std::static_pointer_cast<LinearImpl>(lora));
   } else {
-    throw Error("LoRA cannot replace '" + full_name + "': its parent is not an attention or MLP module", "peft.lora.targets",
-                "target attn.in_proj, attn.out_proj, mlp.c_fc or mlp.c_proj");
+    throw Error("LoRA cannot replace '" + full_name + "': its parent is not an attention or MLP module",
+                "peft.lora.targets", "target attn.in_proj, attn.out_proj, mlp.c_fc or mlp.c_proj");
   }
   parent.replace_module(child, std::static_pointer_cast<LinearImpl>(lora));
 }
@@ -200,7 +200,8 @@ class Lora final : public Method {
       }
       modules[item.key()] = item.value();
     }
-    for (const auto& target : match_targets(cfg.lora.targets, candidates, "peft.lora.targets", "Linear layers or <attn>.in_proj")) {
+    for (const auto& target :
+         match_targets(cfg.lora.targets, candidates, "peft.lora.targets", "Linear layers or <attn>.in_proj")) {
       const auto dot = target.rfind('.');
       const std::string parent_name = target.substr(0, dot), child = target.substr(dot + 1);
       auto& parent = *modules.at(parent_name);
@@ -225,7 +226,8 @@ void LoraConfig::validate() const {
   if (!(dropout >= 0 && dropout < 1)) throw Error("dropout must be in [0, 1)", "dropout");
   if (qkv.empty()) throw Error("qkv names no slice", "qkv", "any of q, k, v, e.g. qv");
   for (std::size_t i = 0; i < qkv.size(); ++i) {
-    if (qkv[i] != 'q' && qkv[i] != 'k' && qkv[i] != 'v') throw Error("qkv may only contain q, k, v: '" + qkv + "'", "qkv");
+    if (qkv[i] != 'q' && qkv[i] != 'k' && qkv[i] != 'v')
+      throw Error("qkv may only contain q, k, v: '" + qkv + "'", "qkv");
     if (qkv.find(qkv[i]) != i) throw Error("qkv names a slice twice: '" + qkv + "'", "qkv");
   }
 }

@@ -42,9 +42,12 @@ std::vector<Tower> parse_towers(const std::vector<std::string>& towers, const st
   std::vector<Tower> out;
   for (const auto& t : towers) {
     Tower tower;
-    if (t == "image") tower = Tower::image;
-    else if (t == "text") tower = Tower::text;
-    else throw Error("unknown tower '" + t + "'", section, "towers are `image` and `text`");
+    if (t == "image")
+      tower = Tower::image;
+    else if (t == "text")
+      tower = Tower::text;
+    else
+      throw Error("unknown tower '" + t + "'", section, "towers are `image` and `text`");
     if (std::find(out.begin(), out.end(), tower) != out.end()) throw Error("tower '" + t + "' listed twice", section);
     out.push_back(tower);
   }

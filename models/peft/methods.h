@@ -7,9 +7,9 @@
 #include <utility>
 #include <vector>
 
-#include "core/error.h"
+#include "core/base/error.h"
+#include "models/clip/transformer.h"
 #include "models/peft/peft.h"
-#include "models/transformer.h"
 
 namespace rsclip::models::peft {
 

@@ -1,5 +1,5 @@
 // MRS-Adapter (Yuan, Zhan, Xiong, IEEE TGRS 2023; structure as in the authors' released
-// code, REFERENCE.md): in every target block of both towers, parallel to the MLP,
+// code, docs/reference.md): in every target block of both towers, parallel to the MLP,
 //   x' = x + Attn(LN1(x));  out = x' + MLP(LN2(x')) + A(x'),
 //   A(x) = concat[up_m h, up_shared h],  h = Dropout(0.5)(ReLU(down_m x)),
 // with ONE adapter instance per tower reused by all of its blocks, and the
@@ -15,7 +15,7 @@
 //   mrs_shared_up.{weight,bias}                               shared by both towers
 #include <torch/torch.h>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "models/peft/methods.h"
 #include "models/peft/peft_module.h"
 
@@ -58,8 +58,8 @@ class MrsAdapter final : public Method {
     const auto& c = cfg.mrs_adapter;
     check_section(c, "peft.mrs_adapter");
     const auto blocks = select_blocks(model, c.targets, "peft.mrs_adapter.targets");
-    for (const auto& [tower, width] : {std::pair{Tower::image, model.cfg.vision.width},
-                                       std::pair{Tower::text, model.cfg.text.width}}) {
+    for (const auto& [tower, width] :
+         {std::pair{Tower::image, model.cfg.vision.width}, std::pair{Tower::text, model.cfg.text.width}}) {
       if (c.shared_dim >= width) {
         throw Error(fmt::format("shared_dim {} leaves no room for the {} tower's own up-projection (width {})",
                                 c.shared_dim, tower == Tower::image ? "image" : "text", width),

@@ -3,9 +3,9 @@
 #include <set>
 #include <unordered_set>
 
-#include "core/config.h"
-#include "core/error.h"
-#include "core/log.h"
+#include "core/base/config.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
 #include "models/peft/methods.h"
 #include "models/peft/peft_module.h"
 
@@ -46,7 +46,8 @@ const std::vector<std::unique_ptr<Method>>& registry() {
     // peft's rule: names and prefixes unique, so an adapter state dict is a name filter.
     for (std::size_t i = 0; i < m.size(); ++i) {
       const auto name = m[i]->name();
-      for (char c : name) TORCH_CHECK(!std::isupper(static_cast<unsigned char>(c)), "method name ", name, " not lower-case");
+      for (char c : name)
+        TORCH_CHECK(!std::isupper(static_cast<unsigned char>(c)), "method name ", name, " not lower-case");
       for (std::size_t j = 0; j < i; ++j) {
         TORCH_CHECK(m[j]->name() != name, "PEFT method ", name, " registered twice");
         const auto a = m[i]->prefix(), b = m[j]->prefix();
@@ -135,9 +136,7 @@ PeftReport apply_method(CLIPImpl& model, const PeftConfig& cfg) {
   for (const auto& n : names) TORCH_CHECK(after.count(n), "method ", method.name(), " trains unknown parameter ", n);
   for (auto& p : model.named_parameters()) p.value().set_requires_grad(train.count(p.key()) > 0);
 
-  auto r = report(model, method.name());
-  log::info("{}", r.table());
-  return r;
+  return report(model, method.name());
 }
 
 PeftReport report(CLIPImpl& model, const std::string& method) {

@@ -1,4 +1,4 @@
-// Parameter-efficient fine-tuning as plugins (ARCHITECTURE.md "PEFT as plugins", after
+// Parameter-efficient fine-tuning as plugins (docs/architecture.md "PEFT as plugins", after
 // Hugging Face peft): a method is a config section (peft_config.h) + its modules + attach(),
 // registered under a unique lower-case name with a unique parameter-name prefix, so the
 // method's parameters are exactly the names with a dotted component starting with the
@@ -6,8 +6,8 @@
 // keep open_clip's names.
 //
 // Use (the trainer):
-//   auto report = peft::apply_method(*model, cfg.peft); // adds modules, freezes the base,
-//                                                       // logs the trainable-parameter table
+//   auto report = peft::apply_method(*model, cfg.peft); // adds modules, freezes the base;
+//                                                       // report.table() for the log
 //   optimizer over peft::trainable_parameters(*model)   // requires_grad == true
 //   peft::save_adapter(path, *model, cfg.peft);         // adapter_io.h
 //   peft::apply_adapter_file(*base_model, path);        // apply + load in one call
@@ -23,8 +23,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/state_dict.h"
-#include "models/clip.h"
+#include "core/io/state_dict.h"
+#include "models/clip/clip.h"
 #include "models/peft/peft_config.h"
 
 namespace rsclip::models::peft {
@@ -69,7 +69,8 @@ struct PeftReport {
 };
 
 // Applies cfg.method to a base model (errors if a method is already applied), sets
-// requires_grad as above, logs and returns the report. (Not called `apply`: CLIPImpl has
+// requires_grad as above and returns the report (printing it is the caller's choice: the
+// trainer does, loading a trained model for eval/encode/export does not). (Not called `apply`: CLIPImpl has
 // std as an associated namespace, so an unqualified apply(model, cfg) finds std::apply.)
 PeftReport apply_method(CLIPImpl& model, const PeftConfig& cfg);
 

@@ -1,7 +1,7 @@
 #include "models/peft/peft_config.h"
 
-#include "core/config.h"
-#include "core/error.h"
+#include "core/base/config.h"
+#include "core/base/error.h"
 #include "models/peft/peft.h"
 
 namespace rsclip::models::peft {
@@ -41,18 +41,12 @@ YAML::Node to_yaml_node(const nlohmann::json& j) {
       for (const auto& v : j) seq.push_back(to_yaml_node(v));
       return seq;
     }
-    case nlohmann::json::value_t::string:
-      return YAML::Node(j.get<std::string>());
-    case nlohmann::json::value_t::boolean:
-      return YAML::Node(j.get<bool>());
-    case nlohmann::json::value_t::number_integer:
-      return YAML::Node(j.get<int64_t>());
-    case nlohmann::json::value_t::number_unsigned:
-      return YAML::Node(j.get<uint64_t>());
-    case nlohmann::json::value_t::number_float:
-      return YAML::Node(j.get<double>());
-    default:
-      return YAML::Node(YAML::NodeType::Null);
+    case nlohmann::json::value_t::string: return YAML::Node(j.get<std::string>());
+    case nlohmann::json::value_t::boolean: return YAML::Node(j.get<bool>());
+    case nlohmann::json::value_t::number_integer: return YAML::Node(j.get<int64_t>());
+    case nlohmann::json::value_t::number_unsigned: return YAML::Node(j.get<uint64_t>());
+    case nlohmann::json::value_t::number_float: return YAML::Node(j.get<double>());
+    default: return YAML::Node(YAML::NodeType::Null);
   }
 }
 

@@ -1,22 +1,22 @@
 // The `peft:` section of a training config: which method, and one sub-section per method
 // with that method's options (only the chosen method's section is used; the others keep
-// their defaults). Visit pattern of core/config.h, so unknown keys are errors.
+// their defaults). Visit pattern of core/base/config.h, so unknown keys are errors.
 //
 //   peft:
 //     method: lora                       # full (default) | lora | coop | vpt | houlsby |
 //     lora: {rank: 8, alpha: 16, ...}    #   adaptformer | clip_adapter | mrs_adapter |
 //                                        #   bitfit | linear_probe | lock
 //
-// Defaults follow each method's paper; where the PETL paper's parameter count (REFERENCE.md)
-// pins a setting down it is named in the comment (see tests/models/peft_contract_test.cpp
+// Defaults follow each method's paper; where the PETL paper's parameter count (docs/reference.md)
+// pins a setting down it is named in the comment (see tests/models/peft/peft_contract_test.cpp
 // for the closed-form counts).
 #pragma once
-
-#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace rsclip::models::peft {
 
@@ -87,7 +87,7 @@ struct VptConfig {
 // biases start at zero (exact identity at init); down kaiming-uniform.
 struct HoulsbyConfig {
   int64_t bottleneck = 8;
-  std::string activation = "relu";  // relu | gelu
+  std::string activation = "relu";                    // relu | gelu
   std::vector<std::string> targets{"*.resblocks.*"};  // residual-attention block names
   template <class V>
   void visit(V& v) {
@@ -132,7 +132,7 @@ struct ClipAdapterConfig {
   void validate() const;
 };
 
-// MRS-Adapter (Yuan et al. 2023, REFERENCE.md): one adapter per tower, reused by every
+// MRS-Adapter (Yuan et al. 2023, docs/reference.md): one adapter per tower, reused by every
 // target block, parallel to the MLP: A(x) = concat[up_m h, up_shared h],
 // h = dropout(relu(down_m x)); up_shared (bottleneck -> shared_dim) is one module for both
 // towers. 161,088 parameters on ViT-B-32 with the defaults.

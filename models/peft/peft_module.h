@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "core/state_dict.h"
+#include "core/io/state_dict.h"
 
 namespace rsclip::models::peft {
 

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "core/config.h"
-#include "core/error.h"
+#include "core/base/config.h"
+#include "core/base/error.h"
 
 namespace rsclip::models::peft {
 

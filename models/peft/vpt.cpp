@@ -6,11 +6,11 @@
 // the prompts). Init: VPT's uniform(-b, b), b = sqrt(6 / (3 * patch^2 + width)).
 //
 // Name: `visual.vpt_prompts.tokens` [layers (deep) or 1 (shallow), num_tokens, width].
-#include <torch/torch.h>
-
 #include <cmath>
 
-#include "core/error.h"
+#include <torch/torch.h>
+
+#include "core/base/error.h"
 #include "models/peft/methods.h"
 #include "models/peft/peft_module.h"
 

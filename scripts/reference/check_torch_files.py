@@ -1,5 +1,5 @@
 """Checks files that rsclip wrote, with the Python stack, for
-tests/core/checkpoint_reader_reference_test.cpp.
+tests/core/io/checkpoint_reader_reference_test.cpp.
 
 usage: check_torch_files.py DIR
 

@@ -1,4 +1,4 @@
-"""Reference metrics for tests/train/eval_metrics_test.cpp.
+"""Reference metrics for tests/train/eval/eval_metrics_test.cpp.
 
 Reads IN (safetensors: image, text, caption_image, zs_image, zs_labels, templates [C, T, E])
 and writes OUT (safetensors) with the metrics computed the way GeoRSCLIP / CLIP_benchmark /

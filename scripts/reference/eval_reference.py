@@ -1,4 +1,4 @@
-"""open_clip side of `rsclip eval` (tests/train/eval_reference_test.cpp, scripts/bench_eval.sh).
+"""open_clip side of `rsclip eval` (tests/train/eval/eval_reference_test.cpp, scripts/bench_eval.sh).
 
 The GeoRSCLIP evaluation protocol written as a plain open_clip loop:
   zero-shot  torchvision ImageFolder (PIL loader) + open_clip's eval transform; class names =
@@ -12,7 +12,7 @@ The GeoRSCLIP evaluation protocol written as a plain open_clip loop:
              I2T / T2I R@1/5/10 (a query hits at K when any correct item is in its top K)
              and mR = their mean.
 Ranks use a stable descending sort (ties go to the lower index), the rule of
-train/eval_metrics.h. Encoding is batched exactly as rsclip does it (--batch-size rows per
+train/eval/eval_metrics.h. Encoding is batched exactly as rsclip does it (--batch-size rows per
 forward; texts of one class's templates together). The output JSON has the layout and the
 rounding (percent, 2 decimals, half away from zero) of `rsclip eval --out`.
 
@@ -73,7 +73,7 @@ def load_images(paths, preprocess):
 
 
 def zeroshot(model, tokenizer, preprocess, root, templates, ensemble, batch):
-    ds = ImageFolder(root)
+    ds = ImageFolder(root, is_valid_file=lambda p: p.lower().endswith(IMAGE_EXTENSIONS))
     classes = [c.replace("_", " ").replace("/", " ").lower() for c in ds.classes]
     rows = []
     for c in classes:
@@ -130,7 +130,8 @@ def retrieval(model, tokenizer, preprocess, path, split, batch):
     return out
 
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+# rsclip reads what torchvision's ImageFolder lists except Netpbm (.ppm, .pgm): rsclip does not decode it.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def image_inputs(dir_or_list):

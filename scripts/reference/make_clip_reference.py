@@ -1,4 +1,4 @@
-"""Reference dump for the CLIP tower parity tests (tests/models/clip_reference_test.cpp).
+"""Reference dump for the CLIP tower parity tests (tests/models/clip/clip_reference_test.cpp).
 
 Builds a random-weight open_clip model from an open_clip config JSON (optionally with fewer
 layers), perturbs every parameter (biases and LayerNorm gains too, which open_clip's init

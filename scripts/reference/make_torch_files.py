@@ -1,5 +1,5 @@
 """Writes torch.save / torch.jit.save files and what open_clip reads from them, for
-tests/core/checkpoint_reader_reference_test.cpp.
+tests/core/io/checkpoint_reader_reference_test.cpp.
 
 usage: make_torch_files.py OUT_DIR
 
@@ -34,6 +34,7 @@ class Tiny(nn.Module):
 
     def __init__(self, with_openai_extras=False):
         super().__init__()
+        self.with_openai_extras = with_openai_extras
         self.proj = nn.Linear(6, 4)
         self.ln = nn.LayerNorm(4)
         self.blocks = nn.ModuleList([nn.Linear(4, 4) for _ in range(2)])
@@ -45,12 +46,27 @@ class Tiny(nn.Module):
             self.register_buffer("input_resolution", torch.tensor(224))
             self.register_buffer("context_length", torch.tensor(77))
             self.register_buffer("vocab_size", torch.tensor(49408))
+            # What else its module tree holds: a plain tensor attribute (OpenAI's attn_mask:
+            # not in the state dict), multi-head attention, a Sequential, a Linear without
+            # bias, int and list attributes.
+            self.attn_mask = torch.full((3, 3), float("-inf")).triu(1)
+            self.attn = nn.MultiheadAttention(4, 2)
+            self.mlp = nn.Sequential(nn.Linear(4, 8), nn.GELU(), nn.Linear(8, 4))
+            self.no_bias = nn.Linear(4, 4, bias=False)
+            self.layers = 2
+            self.widths = [4, 8]
+        else:
+            self.attn_mask = torch.zeros(3, 3)
+            self.attn = nn.Identity()
+            self.mlp = nn.Identity()
+            self.no_bias = nn.Identity()
 
     def forward(self, x):
         x = self.ln(self.proj(x))
         for b in self.blocks:
             x = b(x)
-        return x * self.scale[0] * self.logit_scale.exp() + self.scratch.sum()
+        x = self.no_bias(self.mlp(x))
+        return x * self.scale[0] * self.logit_scale.exp() + self.scratch.sum() + self.attn_mask[0, 0].clamp(min=0)
 
 
 def storage_groups(sd):
@@ -174,6 +190,12 @@ def main():
 
     scripted = torch.jit.script(Tiny(with_openai_extras=True))
     scripted.save(os.path.join(out, "scripted.pt"))
+    # The same archive without its class definitions (code/*.py): not readable as weights.
+    with zipfile.ZipFile(os.path.join(out, "scripted.pt")) as src, \
+            zipfile.ZipFile(os.path.join(out, "scripted_nocode.zip"), "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            if "/code/" not in info.filename:
+                dst.writestr(info, src.read(info.filename))
 
     big_endian_copy(os.path.join(out, "dtypes.pt"), os.path.join(out, "big_endian.pt"))
     check = torch.load(os.path.join(out, "big_endian.pt"), weights_only=True)

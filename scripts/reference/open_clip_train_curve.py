@@ -1,4 +1,4 @@
-"""open_clip_train side of the training-curve parity test (tests/train/curve_parity_test.cpp).
+"""open_clip_train side of the training-curve parity test (tests/train/loop/curve_parity_test.cpp).
 
 Runs `open_clip_train.main.main` itself -- its parameter groups, AdamW, cosine schedule,
 ClipLoss, accum_freq handling and logit_scale clamp -- with two substitutions:
@@ -9,6 +9,9 @@ ClipLoss, accum_freq handling and logit_scale clamp -- with two substitutions:
   * a recorder around the loss module that logs the loss, lr and logit_scale of each step.
 Writes OUT/curve.json: {"loss": [...], "lr": [...], "logit_scale": [...], "time": [...]}
 (one entry per optimizer step; time = perf_counter at the step's loss, for benchmarks).
+Under torchrun (several ranks over Gloo) rank 0 writes it, with rank 0's loss, as rsclip logs.
+--siglip trains with SigLipLoss as open_clip_train --siglip (init_logit_scale ln 10,
+init_logit_bias -10; a --init without logit_bias loads with it zero-filled).
 """
 import argparse
 import io
@@ -88,6 +91,8 @@ def main():
     ap.add_argument("--accum-freq", type=int, default=1)
     ap.add_argument("--grad-clip-norm", type=float, default=None)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--siglip", action="store_true", help="open_clip_train --siglip (SigLipLoss, logit_bias)")
+    ap.add_argument("--loss-dist-impl", default=None, help="open_clip_train --loss-dist-impl (bidir, shift, gather)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -95,12 +100,16 @@ def main():
 
     open_clip.add_model_config(a.model_config)
     model_name = os.path.splitext(os.path.basename(a.model_config))[0]
-    if a.make_init:
+    # Under torchrun each rank reads shards rank, rank + world, ... in order (rsclip's split
+    # without shard shuffling); --batch-size is per rank, as in open_clip_train.
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    if a.make_init and rank == 0:  # the other ranks read it after the process-group rendezvous
         from safetensors.torch import save_file
         torch.manual_seed(0)
         init_model = open_clip.create_model(model_name, pretrained=None)
         save_file({k: v.contiguous() for k, v in init_model.state_dict().items()}, a.init)
     urls = [u for spec in a.shards for u in wds.shardlists.expand_urls(spec)]
+    urls = urls[rank::world]
 
     optimizer_ref = [None]
     recorder = {}
@@ -121,10 +130,19 @@ def main():
         optimizer_ref[0] = real_adamw(*args, **kwargs)
         return optimizer_ref[0]
 
+    # open_clip_train wraps the model in DDP with device_ids=[device], which torch refuses
+    # for CPU modules; on the CPU the same DDP without device_ids.
+    real_ddp = torch.nn.parallel.DistributedDataParallel
+
+    def cpu_ddp(module, device_ids=None, **kwargs):
+        return real_ddp(module, **kwargs)
+
     octm.get_data, octm.create_loss, octm.optim.AdamW = get_data, create_loss, adamw
+    if world > 1:
+        octm.torch.nn.parallel.DistributedDataParallel = cpu_ddp
     argv = [
         "--model", model_name, "--pretrained", a.init, "--train-data", "fixed-order-shards",
-        "--dataset-type", "webdataset", "--train-num-samples", str(a.steps * a.batch_size * a.accum_freq),
+        "--dataset-type", "webdataset", "--train-num-samples", str(a.steps * a.batch_size * a.accum_freq * world),
         "--batch-size", str(a.batch_size), "--epochs", "1", "--lr", str(a.lr), "--wd", str(a.wd),
         "--warmup", str(a.warmup), "--beta1", str(a.beta1), "--beta2", str(a.beta2), "--eps", str(a.eps),
         "--precision", "fp32", "--workers", "0", "--logs", a.out, "--name", "open_clip_train", "--seed", "0",
@@ -133,9 +151,18 @@ def main():
     ]
     if a.grad_clip_norm is not None:
         argv += ["--grad-clip-norm", str(a.grad_clip_norm)]
+    if a.siglip:
+        argv += ["--siglip"]
+    if a.loss_dist_impl:
+        argv += ["--loss-dist-impl", a.loss_dist_impl]
+    if world > 1:
+        argv += ["--dist-backend", "gloo"]
     octm.main(argv)
     octm.get_data, octm.create_loss, octm.optim.AdamW = real_get_data, real_create_loss, real_adamw
+    octm.torch.nn.parallel.DistributedDataParallel = real_ddp
     curve = recorder["r"].curve
+    if rank != 0:
+        return
     with open(os.path.join(a.out, "curve.json"), "w") as f:
         json.dump(curve, f)
     print(f"{len(curve['loss'])} steps; loss {curve['loss'][0]:.4f} -> {curve['loss'][-1]:.4f}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""open_clip side of the PEFT reference tests (tests/models/peft_reference_test.cpp).
+"""open_clip side of the PEFT reference tests (tests/models/peft/peft_reference_test.cpp).
 
   lora-export --dir D
       Builds open_clip.model.CLIP(**D/config.json), loads D/merged.safetensors (rsclip's

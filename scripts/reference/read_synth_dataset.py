@@ -3,7 +3,7 @@
 Training shards through webdataset (RS5M layout: img_content / img_name / caption) and
 tarfile (member metadata), the zero-shot set through torchvision's ImageFolder, the caption
 set as Karpathy-style JSON (RSICD's dataset_rsicd.json layout), every image through PIL.
-Prints one JSON document for tests/data/synth_dataset_reference_test.cpp to compare.
+Prints one JSON document for tests/data/synth/synth_dataset_reference_test.cpp to compare.
 
 usage: read_synth_dataset.py DATASET_DIR
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference cases for the SentencePiece tokenizer test (tests/data/sentencepiece_tokenizer_test.cpp).
+"""Reference cases for the SentencePiece tokenizer test (tests/data/text/sentencepiece_tokenizer_test.cpp).
 
 Trains two tiny SentencePiece models on generated captions and writes into OUT_DIR:
   unigram.model   unigram, 500 pieces, T5-style ids (pad 0, eos 1, unk 2, no bos)

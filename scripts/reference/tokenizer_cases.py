@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference cases for the CLIP tokenizer parity test (tests/data/clip_tokenizer_parity_test.cpp)
+"""Reference cases for the CLIP tokenizer parity test (tests/data/text/clip_tokenizer_parity_test.cpp)
 and the tokenizer benchmark (scripts/bench_tokenizer.sh).
 
 Writes OUT.safetensors with, for every generated string:

@@ -1,14 +1,16 @@
-// libFuzzer target: the restricted unpickler (core/pickle.h) on arbitrary bytes, then
-// open_clip's state-dict unwrapping of whatever it produced. Storages are zero-filled and
+// libFuzzer target: the restricted unpickler (core/io/pickle.h) on arbitrary bytes, then
+// open_clip's state-dict unwrapping of whatever it produced; and the same bytes once more in
+// TorchScript mode (module objects, torch.jit._pickle's list helpers). Storages are zero-filled and
 // at most 1 MiB (the zip layer bounds them by the file size in real use). Any outcome but
 // success or rsclip::Error is a bug.
 #include <cstddef>
+
 #include <cstdint>
 #include <string_view>
 
-#include "core/checkpoint_reader.h"
-#include "core/error.h"
-#include "core/pickle.h"
+#include "core/base/error.h"
+#include "core/io/checkpoint_reader.h"
+#include "core/io/pickle.h"
 
 namespace {
 
@@ -29,10 +31,16 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   try {
-    const c10::IValue value =
-        rsclip::pickle::unpickle(std::string_view(reinterpret_cast<const char*>(data), size), zero_storage, "fuzz");
+    const c10::IValue value = rsclip::pickle::unpickle(bytes, zero_storage, "fuzz");
     rsclip::state_dict_from_checkpoint(value, "fuzz");
+  } catch (const rsclip::Error&) {
+  }
+  try {
+    rsclip::pickle::UnpickleOptions script;
+    script.script_objects = true;
+    rsclip::pickle::unpickle(bytes, zero_storage, "fuzz", script);
   } catch (const rsclip::Error&) {
   }
   return 0;

@@ -1,11 +1,12 @@
 // libFuzzer target: parse_safetensors on arbitrary bytes. Any outcome but success or
 // rsclip::Error (a crash, a sanitizer report, another exception type) is a bug.
 #include <cstddef>
+
 #include <cstdint>
 #include <string_view>
 
-#include "core/error.h"
-#include "core/safetensors.h"
+#include "core/base/error.h"
+#include "core/io/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

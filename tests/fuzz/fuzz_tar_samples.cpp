@@ -3,11 +3,12 @@
 // runs them on a shard. Any input must end in samples or a TarError, never a crash, a hang
 // or an allocation beyond the input's size (the member limit here is 1 MiB).
 #include <cstddef>
+
 #include <cstdint>
 #include <span>
 
-#include "data/tar_reader.h"
-#include "data/webdataset.h"
+#include "data/shards/tar_reader.h"
+#include "data/shards/webdataset.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace rsclip::data;

@@ -2,12 +2,13 @@
 // and byteorder records, storages, data.pkl -- then open_clip's state-dict unwrapping. Any
 // outcome but success or rsclip::Error is a bug.
 #include <cstddef>
+
 #include <cstdint>
 #include <string_view>
 
-#include "core/checkpoint_reader.h"
-#include "core/error.h"
-#include "core/torch_file.h"
+#include "core/base/error.h"
+#include "core/io/checkpoint_reader.h"
+#include "core/io/torch_file.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   at::zeros({1});

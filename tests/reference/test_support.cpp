@@ -1,9 +1,21 @@
 #include "tests/reference/test_support.h"
 
+#include <cstdio>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 
 #include <array>
-#include <cstdio>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
 
 namespace rsclip::testing {
 namespace fs = std::filesystem;
@@ -26,8 +38,10 @@ fs::path scratch_dir() {
 std::string shell_quote(const std::string& arg) {
   std::string out = "'";
   for (char c : arg) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   return out + "'";
 }
@@ -70,13 +84,84 @@ TensorDiff compare(const torch::Tensor& actual, const torch::Tensor& expected) {
   return d;
 }
 
-void expect_close(const std::string& name, const torch::Tensor& actual, const torch::Tensor& expected,
-                  double rel_tol, double abs_tol) {
+void expect_close(const std::string& name, const torch::Tensor& actual, const torch::Tensor& expected, double rel_tol,
+                  double abs_tol) {
   ASSERT_EQ(actual.sizes(), expected.sizes()) << name << ": shape mismatch";
   const auto d = compare(actual, expected);
   std::printf("  %-48s max|diff| %.3e  max|ref| %.3e  rel %.3e\n", name.c_str(), d.max_abs, d.max_ref, d.max_rel);
-  EXPECT_LE(d.max_abs, rel_tol * d.max_ref + abs_tol) << name << ": max abs error " << d.max_abs
-                                                      << " exceeds tolerance (rel " << rel_tol << ")";
+  EXPECT_LE(d.max_abs, rel_tol * d.max_ref + abs_tol)
+      << name << ": max abs error " << d.max_abs << " exceeds tolerance (rel " << rel_tol << ")";
+}
+
+bool same_bytes(const torch::Tensor& a, const torch::Tensor& b) {
+  if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes()) return false;
+  const auto ca = a.contiguous(), cb = b.contiguous();
+  return std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.numel() * ca.element_size()) == 0;
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, const fs::path& log,
+                                     const std::vector<std::string>& env)
+    : log_(log) {
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e; ++e) env_storage.emplace_back(*e);
+  env_storage.insert(env_storage.end(), env.begin(), env.end());
+  std::vector<char*> envp, args;
+  for (auto& e : env_storage) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_storage = argv;
+  for (auto& a : argv_storage) args.push_back(a.data());
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+  const int rc = ::posix_spawn(&pid_, args[0], &actions, &attr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + " failed");
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (status_ >= 0) return;
+  ::kill(-pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+}
+
+void BackgroundProcess::signal(int sig) const { ::kill(pid_, sig); }
+void BackgroundProcess::signal_group(int sig) const { ::kill(-pid_, sig); }
+
+int BackgroundProcess::wait(double seconds) {
+  if (status_ >= 0) return status_;
+  wait_until(
+      [&] {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+        status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return true;
+      },
+      seconds);
+  return status_;
+}
+
+std::string BackgroundProcess::output() const {
+  std::ifstream in(log_);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool wait_until(const std::function<bool()>& ready, double seconds) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (true) {
+    if (ready()) return true;
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 }  // namespace rsclip::testing

@@ -1,10 +1,10 @@
 // rsclip encode: CLIP features of images/texts, raw files or already-preprocessed inputs.
 //   --images DIR|LIST  image files -> `image_features` [N, embed] fp32. DIR: every image file
-//                      under DIR (.jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp, recursive),
+//                      under DIR (.jpg .jpeg .png .bmp .tif .tiff .webp, recursive),
 //                      in sorted path order; LIST: a text file with one image path per line
 //                      (blank lines skipped, relative paths taken from the list's folder).
 //                      Decoded as PIL does and put through open_clip's eval transform at the
-//                      model's image size (train/evaluator.h load_images).
+//                      model's image size (train/eval/evaluator.h load_images).
 //   --texts FILE       one text per line (a trailing '\r' dropped; a final newline does not
 //                      start another text) -> `text_features` [N, embed] fp32, tokenized with
 //                      the CLIP BPE tokenizer at the model config's context length.
@@ -15,21 +15,20 @@
 // strings: `names` = the image paths as opened (--images) or the texts (--texts) when only
 // one of the two is given; `image_names` and `text_names` when both are. --tokens/--pixels
 // inputs carry no names. Other metadata keys: `model`, `checkpoint`, `precision`.
-#include <nlohmann/json.hpp>
-
 #include <fstream>
 
-#include "core/error.h"
-#include "core/log.h"
-#include "core/safetensors.h"
-#include "data/eval_datasets.h"
-#include "train/cli/command.h"
-#include "train/evaluator.h"
-#include "train/model_io.h"
+#include <nlohmann/json.hpp>
 
-namespace rsclip::cli {
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/io/safetensors.h"
+#include "data/eval/eval_datasets.h"
+#include "models/io/model_io.h"
+#include "train/cli/command.h"
+#include "train/eval/evaluator.h"
+
+namespace rsclip::cli::encode_command {
 namespace fs = std::filesystem;
-namespace {
 
 struct EncodeArgs {
   std::string model, checkpoint, tokens, pixels, images, texts, out, device = "auto", precision = "fp32";
@@ -81,11 +80,12 @@ void run(const EncodeArgs& a) {
   if (a.tokens.empty() && a.pixels.empty() && a.images.empty() && a.texts.empty()) {
     throw Error("nothing to encode", "rsclip encode", "give --images/--texts or --pixels/--tokens");
   }
-  if (!a.images.empty() && !a.pixels.empty()) throw Error("--images and --pixels both give image inputs", "rsclip encode");
+  if (!a.images.empty() && !a.pixels.empty())
+    throw Error("--images and --pixels both give image inputs", "rsclip encode");
   if (!a.texts.empty() && !a.tokens.empty()) throw Error("--texts and --tokens both give text inputs", "rsclip encode");
   if (a.precision != "fp32" && a.precision != "bf16") throw Error("precision must be fp32 or bf16", "--precision");
-  const auto device = train::parse_device(a.device);
-  auto model = train::load_model(a.model, a.checkpoint, !a.no_strict, device);
+  const auto device = models::parse_device(a.device);
+  auto model = models::load_model(a.model, a.checkpoint, !a.no_strict, device);
   if (!a.texts.empty() && !model->cfg.text.hf_tokenizer_name.empty()) {
     throw Error("--texts tokenizes with CLIP BPE; " + model->cfg.name + " uses " + model->cfg.text.hf_tokenizer_name,
                 a.texts, "tokenize with `rsclip tokenize --tokenizer sentencepiece` and pass --tokens");
@@ -104,7 +104,8 @@ void run(const EncodeArgs& a) {
   if (!a.images.empty()) {
     const auto files = image_inputs(a.images);
     for (const auto& f : files) image_names.push_back(f.string());
-    out.insert("image_features", train::encode_batched(image_fn, inputs.load_images(files), a.batch_size, device, bf16));
+    out.insert("image_features",
+               models::encode_batched(image_fn, inputs.load_images(files), a.batch_size, device, bf16));
     log::info("encoded {} images", files.size());
   }
   if (!a.pixels.empty()) {
@@ -113,13 +114,13 @@ void run(const EncodeArgs& a) {
     if (pixels.size(1) != 3 || pixels.size(2) != size || pixels.size(3) != size) {
       throw Error(fmt::format("pixels must be [N, 3, {0}, {0}] for {1}", size, model->cfg.name), a.pixels);
     }
-    out.insert("image_features", train::encode_batched(image_fn, pixels, a.batch_size, device, bf16));
+    out.insert("image_features", models::encode_batched(image_fn, pixels, a.batch_size, device, bf16));
   }
   if (!a.texts.empty()) {
     const auto texts = read_lines(a.texts, "texts");
     if (texts.empty()) throw Error("no texts", a.texts, "one text per line");
     for (const auto& t : texts) text_names.push_back(t);
-    out.insert("text_features", train::encode_batched(text_fn, inputs.tokenize(texts), a.batch_size, device, bf16));
+    out.insert("text_features", models::encode_batched(text_fn, inputs.tokenize(texts), a.batch_size, device, bf16));
     log::info("encoded {} texts", texts.size());
   }
   if (!a.tokens.empty()) {
@@ -128,7 +129,7 @@ void run(const EncodeArgs& a) {
     if (tokens.numel() && (tokens.min().item<int64_t>() < 0 || tokens.max().item<int64_t>() >= vocab)) {
       throw Error(fmt::format("token ids must be in [0, {})", vocab), a.tokens, "tokenize with the model's tokenizer");
     }
-    out.insert("text_features", train::encode_batched(text_fn, tokens, a.batch_size, device, bf16));
+    out.insert("text_features", models::encode_batched(text_fn, tokens, a.batch_size, device, bf16));
   }
   Metadata meta{{"model", model->cfg.name}, {"checkpoint", a.checkpoint}, {"precision", a.precision}};
   // Invalid UTF-8 in a text or path becomes U+FFFD rather than failing the dump.
@@ -151,8 +152,13 @@ const Command reg("encode", [](CLI::App& cmd) {
       "metadata records the row order as a JSON array: `names` (image paths or texts), or `image_names` and "
       "`text_names` when both --images and --texts are given.");
   auto a = std::make_shared<EncodeArgs>();
-  cmd.add_option("--model", a->model, "built-in model name or open_clip config .json")->required();
-  cmd.add_option("--checkpoint", a->checkpoint, "weights: .safetensors, torch .pt/.bin, OpenAI TorchScript")->required();
+  cmd.add_option("--model", a->model,
+                 "built-in model name, open_clip config .json or model directory (not needed when --checkpoint is a "
+                 "training checkpoint or an open_clip model directory with open_clip_config.json)");
+  cmd.add_option("--checkpoint", a->checkpoint,
+                 "weights (.safetensors, torch .pt/.bin, OpenAI TorchScript), a training checkpoint directory or an "
+                 "open_clip model directory (rsclip export: its adapter.safetensors is applied)")
+      ->required();
   cmd.add_option("--images", a->images,
                  "DIR (image files, recursive, sorted by path) or LIST (one image path per line, relative to the "
                  "list's folder); eval transform at the model's image size");
@@ -168,5 +174,4 @@ const Command reg("encode", [](CLI::App& cmd) {
   cmd.callback([a] { run(*a); });
 });
 
-}  // namespace
-}  // namespace rsclip::cli
+}  // namespace rsclip::cli::encode_command

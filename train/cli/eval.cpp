@@ -1,18 +1,17 @@
 // rsclip eval: zero-shot classification and image-text retrieval of a model, with the
-// GeoRSCLIP protocol (train/evaluator.h). Sets come from flags or from a training config's
+// GeoRSCLIP protocol (train/eval/evaluator.h). Sets come from flags or from a training config's
 // `eval:` section (--config); results print as a table and go to --out as JSON.
 #include <cstdio>
 
-#include "core/atomic_file.h"
-#include "core/log.h"
+#include "core/base/atomic_file.h"
+#include "core/base/log.h"
+#include "models/io/model_io.h"
 #include "train/cli/command.h"
-#include "train/evaluator.h"
-#include "train/model_io.h"
-#include "train/plot.h"
-#include "train/train_config.h"
+#include "train/eval/evaluator.h"
+#include "train/loop/train_config.h"
+#include "train/report/plot.h"
 
-namespace rsclip::cli {
-namespace {
+namespace rsclip::cli::eval_command {
 using train::BarGroup;
 
 struct EvalArgs {
@@ -63,7 +62,10 @@ std::vector<std::pair<std::string, double>> headline(const nlohmann::json& resul
 std::string chart_label(const std::string& key, bool several_sets) {
   const auto space = key.rfind(' ');
   const std::string set = key.substr(0, space), metric = key.substr(space + 1);
-  std::string label = metric == "top1" ? "zero-shot top1" : metric == "i2t_r1" ? "I2T R@1" : metric == "t2i_r1" ? "T2I R@1" : metric;
+  std::string label = metric == "top1"     ? "zero-shot top1"
+                      : metric == "i2t_r1" ? "I2T R@1"
+                      : metric == "t2i_r1" ? "T2I R@1"
+                                           : metric;
   return several_sets ? set.substr(0, 8) + " " + label : label;
 }
 
@@ -95,7 +97,7 @@ void run(const EvalArgs& a) {
   train::EvalSection eval;
   data::PreprocessConfig preprocess;
   data::TokenizerConfig tokenizer;
-  std::string model_name = a.model.empty() ? "ViT-B-32" : a.model, checkpoint = a.checkpoint;
+  std::string model_name = a.model, checkpoint = a.checkpoint;
   bool strict = !a.no_strict;
   int64_t seed = 0;
   if (!a.config.empty()) {
@@ -127,10 +129,14 @@ void run(const EvalArgs& a) {
     throw Error("nothing to evaluate", "rsclip eval", "give --zeroshot DIR and/or --retrieval FILE, or --config");
   }
   if (a.precision != "fp32" && a.precision != "bf16") throw Error("precision must be fp32 or bf16", "--precision");
-  const auto device = train::parse_device(a.device);
+  // A checkpoint that carries its architecture brings it; else --model, --config's, ViT-B-32.
+  if (model_name.empty() && (checkpoint.empty() || !models::checkpoint_model_config(checkpoint, ""))) {
+    model_name = "ViT-B-32";
+  }
+  const auto device = models::parse_device(a.device);
   // A random init is the one `rsclip train` starts from with the same seed.
   torch::manual_seed(static_cast<uint64_t>(seed));
-  auto model = train::load_model(model_name, checkpoint, strict, device);
+  auto model = models::load_model(model_name, checkpoint, strict, device);
   preprocess.size = static_cast<int>(model->cfg.vision.image_size);
   tokenizer.context_length = static_cast<int>(model->cfg.text.context_length);
   train::Evaluator evaluator(eval, preprocess, tokenizer, torch::get_num_threads());
@@ -149,10 +155,13 @@ const Command reg("eval", [](CLI::App& cmd) {
       "Zero-shot classification (ImageFolder) and image-text retrieval (Karpathy JSON, GeoRSCLIP CSV, *_caps.txt) "
       "with the GeoRSCLIP protocol");
   auto a = std::make_shared<EvalArgs>();
-  cmd.add_option("--model", a->model, "built-in model name or open_clip config .json (default: --config's, else ViT-B-32)");
-  cmd.add_option("--checkpoint", a->checkpoint,
-                 "weights (.safetensors, .pt/.bin, OpenAI TorchScript) or a training checkpoint directory "
-                 "(default: --config's init.checkpoint; none = random init)");
+  cmd.add_option("--model", a->model,
+                 "built-in model name, open_clip config .json or model directory (default: the checkpoint's own, "
+                 "else --config's, else ViT-B-32)");
+  cmd.add_option(
+      "--checkpoint", a->checkpoint,
+      "weights (.safetensors, .pt/.bin, OpenAI TorchScript), a training checkpoint directory or an open_clip "
+      "model directory with its adapter (default: --config's init.checkpoint; none = random init)");
   cmd.add_option("--zeroshot", a->zeroshot, "ImageFolder test set: DIR/<class>/<image> (repeatable)");
   cmd.add_option("--retrieval", a->retrieval, "caption list: Karpathy .json, .csv (filename,title) or *_caps.txt");
   cmd.add_option("--split", a->split, "Karpathy split to evaluate")->capture_default_str();
@@ -160,7 +169,8 @@ const Command reg("eval", [](CLI::App& cmd) {
   cmd.add_option("--config", a->config, "take the sets, preprocessing and tokenizer from a training config");
   cmd.add_option("--set", a->overrides, "override a key of --config (repeatable)");
   cmd.add_option("--templates", a->templates, "zero-shot templates, one '{}' line each (default: 105 RS templates)");
-  cmd.add_option("--ensemble", a->ensemble, "template ensemble: georsclip (mean of raw embeddings, normalised) | open_clip (normalise each, mean, "
+  cmd.add_option("--ensemble", a->ensemble,
+                 "template ensemble: georsclip (mean of raw embeddings, normalised) | open_clip (normalise each, mean, "
                  "normalise)")
       ->capture_default_str();
   cmd.add_option("--batch-size", a->batch_size, "rows per forward pass")->capture_default_str();
@@ -173,5 +183,4 @@ const Command reg("eval", [](CLI::App& cmd) {
   cmd.callback([a] { run(*a); });
 });
 
-}  // namespace
-}  // namespace rsclip::cli
+}  // namespace rsclip::cli::eval_command

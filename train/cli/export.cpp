@@ -11,20 +11,19 @@
 //
 // open_clip loads it with create_model_and_transforms("local-dir:DIR") (strict=True), or
 // load_checkpoint(model, DIR/open_clip_pytorch_model.bin, strict=True).
-#include "core/atomic_file.h"
-#include "core/error.h"
-#include "core/checkpoint_reader.h"
-#include "core/log.h"
-#include "core/safetensors.h"
-#include "data/transforms.h"
-#include "models/load_state.h"
+#include "core/base/atomic_file.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/io/checkpoint_reader.h"
+#include "core/io/safetensors.h"
+#include "data/image/transforms.h"
+#include "models/clip/load_state.h"
+#include "models/io/model_io.h"
 #include "models/peft/adapter_io.h"
 #include "train/cli/command.h"
-#include "train/model_io.h"
 
-namespace rsclip::cli {
+namespace rsclip::cli::export_command {
 namespace fs = std::filesystem;
-namespace {
 
 struct ExportArgs {
   std::string checkpoint, model, out;
@@ -53,13 +52,12 @@ nlohmann::json open_clip_config(const models::ModelConfig& cfg) {
 void run(const ExportArgs& a) {
   const fs::path out(a.out);
   if (fs::exists(out) && !fs::is_directory(out)) throw Error("--out must be a directory", out.string());
-  const bool dir = train::is_training_checkpoint(a.checkpoint);
-  if (!dir && a.model.empty()) throw Error("--model is needed for a weights file", a.checkpoint);
-  auto model = train::load_model(a.model.empty() ? fs::path(a.checkpoint).filename().string() : a.model, a.checkpoint,
-                                 /*strict=*/true, torch::kCPU);
+  const bool dir = models::is_training_checkpoint(a.checkpoint);
+  auto model = models::load_model(a.model, a.checkpoint, /*strict=*/true, torch::kCPU);
   if (a.ema) {
     const auto file = fs::path(a.checkpoint) / "ema.safetensors";
-    if (!dir || !fs::exists(file)) throw Error("no EMA weights (ema.safetensors)", a.checkpoint, "train with model.ema.decay > 0");
+    if (!dir || !fs::exists(file))
+      throw Error("no EMA weights (ema.safetensors)", a.checkpoint, "train with model.ema.decay > 0");
     const auto ema = load_safetensors(file);
     torch::NoGradGuard no_grad;
     for (auto& p : model->named_parameters()) {
@@ -67,7 +65,7 @@ void run(const ExportArgs& a) {
     }
   }
   fs::create_directories(out);
-  const auto peft = dir ? train::checkpoint_peft_config(a.checkpoint) : models::peft::PeftConfig{};
+  const auto peft = models::checkpoint_peft_config(a.checkpoint);
   const std::string& method = peft.method;
   if (models::peft::find_method(method).mergeable()) {
     models::peft::merge(*model);
@@ -81,8 +79,10 @@ void run(const ExportArgs& a) {
     write_weights(out, base);
     const auto adapter = out / "adapter.safetensors";
     models::peft::save_adapter(adapter, *model, peft);
-    log::info("wrote {} (base weights) and {} ({} cannot be merged into open_clip's CLIP; load the adapter with "
-              "rsclip)", out.string(), adapter.string(), method);
+    log::info(
+        "wrote {} (base weights) and {} ({} cannot be merged into open_clip's CLIP; load the adapter with "
+        "rsclip)",
+        out.string(), adapter.string(), method);
   }
   write_file_atomic(out / "open_clip_config.json", open_clip_config(model->cfg).dump(2) + "\n");
   log::info("open_clip: create_model_and_transforms(\"local-dir:{}\")", out.string());
@@ -93,13 +93,13 @@ const Command reg("export", [](CLI::App& cmd) {
       "Export a checkpoint to an open_clip model directory (open_clip_model.safetensors, open_clip_pytorch_model.bin, "
       "open_clip_config.json; loads with strict=True), PEFT merged where possible");
   auto a = std::make_shared<ExportArgs>();
-  cmd.add_option("--checkpoint", a->checkpoint, "training checkpoint directory (RUN/checkpoints/step_N) or weights file")
+  cmd.add_option("--checkpoint", a->checkpoint,
+                 "training checkpoint directory (RUN/checkpoints/step_N) or weights file")
       ->required();
-  cmd.add_option("--model", a->model, "model name or config .json (needed for a weights file)");
+  cmd.add_option("--model", a->model, "model name, config .json or model directory (needed for a bare weights file)");
   cmd.add_option("--out", a->out, "output directory")->required();
   cmd.add_flag("--ema", a->ema, "export the EMA weights of the checkpoint");
   cmd.callback([a] { run(*a); });
 });
 
-}  // namespace
-}  // namespace rsclip::cli
+}  // namespace rsclip::cli::export_command

@@ -1,12 +1,11 @@
 // rsclip info --model NAME: parameter counts per tower and FLOPs per sample.
 #include <cstdio>
 
-#include "models/flops.h"
-#include "models/model_config.h"
+#include "models/clip/flops.h"
+#include "models/clip/model_config.h"
 #include "train/cli/command.h"
 
-namespace rsclip::cli {
-namespace {
+namespace rsclip::cli::info_command {
 
 std::string with_commas(int64_t n) {
   std::string s = std::to_string(n);
@@ -31,7 +30,7 @@ void print_info(const std::string& name) {
               flops.text / 1e9);
   std::printf("  total        %15s parameters  %8.2f GFLOPs forward per pair, %.2f per training step\n",
               with_commas(params.total).c_str(), flops.forward() / 1e9, flops.train_step() / 1e9);
-  std::printf("  (FLOPs = 2 x multiply-accumulates of matmuls and the patch convolution; see models/flops.h)\n");
+  std::printf("  (FLOPs = 2 x multiply-accumulates of matmuls and the patch convolution; see models/clip/flops.h)\n");
 }
 
 const Command reg("info", [](CLI::App& cmd) {
@@ -50,5 +49,4 @@ const Command reg("info", [](CLI::App& cmd) {
   });
 });
 
-}  // namespace
-}  // namespace rsclip::cli
+}  // namespace rsclip::cli::info_command

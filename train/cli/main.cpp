@@ -1,9 +1,16 @@
 // The rsclip command line: the subcommands registered by train/cli/*.cpp (see command.h).
-#include <algorithm>
 #include <cstdio>
 
-#include "core/error.h"
-#include "core/log.h"
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <new>
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "core/base/error.h"
+#include "core/base/log.h"
 #include "train/cli/command.h"
 
 namespace rsclip::cli {
@@ -15,6 +22,38 @@ std::vector<Command::Entry>& Command::all() {
   return commands;
 }
 
+// Every failure becomes a message on stderr and one of the documented exit codes (command.h):
+// nothing escapes to std::terminate.
+int run_reporting_errors(const std::function<void()>& run, CLI::App& app) {
+  try {
+    run();
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints help, the version, or the usage error
+    return code == 0 ? kExitOk : kExitUsage;
+  } catch (const ExitCode& e) {
+    return e.code;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::fprintf(stderr, "error: %s\nhint: check that the path exists, is writable and the disk is not full\n",
+                 e.what());
+  } catch (const nlohmann::json::exception& e) {
+    std::fprintf(stderr, "error: malformed JSON: %s\n", e.what());
+  } catch (const YAML::Exception& e) {
+    std::fprintf(stderr, "error: malformed YAML: %s\n", e.what());
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory\nhint: use a smaller batch_size, fewer workers or a smaller model\n");
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "internal error (please report): %s\n", e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "error: an unknown exception\n");
+  }
+  return kExitError;
+}
+
 }  // namespace rsclip::cli
 
 int main(int argc, char** argv) {
@@ -22,6 +61,9 @@ int main(int argc, char** argv) {
   CLI::App app{"rsclip: fine-tune and evaluate CLIP models on remote-sensing image-text data"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "rsclip 0.1.0");
+  app.footer(
+      "Exit codes: 0 done; 1 error (the message names the file or key and gives a hint); 2 usage; 75 resumable "
+      "(stopped by a signal, or a peer rank failed: the run checkpointed, rerun the same command to continue).");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "debug, info, warn, error or off")->capture_default_str();
   app.parse_complete_callback([&] { rsclip::log::set_level(log_level); });
@@ -47,18 +89,5 @@ int main(int argc, char** argv) {
     c.setup(*parent->add_subcommand(c.name.substr(space + 1)));
   }
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  } catch (const rsclip::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  } catch (const rsclip::cli::ExitCode& e) {
-    return e.code;
-  } catch (const c10::Error& e) {
-    std::fprintf(stderr, "internal error (please report): %s\n", e.what_without_backtrace());
-    return 2;
-  }
-  return 0;
+  return rsclip::cli::run_reporting_errors([&] { app.parse(argc, argv); }, app);
 }

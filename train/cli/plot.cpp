@@ -1,11 +1,11 @@
 // rsclip plot RUN_DIR: training curves from metrics.jsonl to RUN_DIR/plots/*.png.
+#include "train/report/plot.h"
+
 #include <cstdio>
 
 #include "train/cli/command.h"
-#include "train/plot.h"
 
-namespace rsclip::cli {
-namespace {
+namespace rsclip::cli::plot_command {
 
 const Command reg("plot", [](CLI::App& cmd) {
   cmd.description("Draw loss / lr / throughput / eval curves of a run to RUN_DIR/plots/*.png");
@@ -16,5 +16,4 @@ const Command reg("plot", [](CLI::App& cmd) {
   });
 });
 
-}  // namespace
-}  // namespace rsclip::cli
+}  // namespace rsclip::cli::plot_command

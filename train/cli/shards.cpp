@@ -1,22 +1,22 @@
 // rsclip shards: pack a dataset into webdataset shards (--from), describe shards
 // (--inspect), or measure the training loader on them (--bench).
+#include <cstdio>
+
 #include <sys/resource.h>
 
 #include <chrono>
-#include <cstdio>
 #include <memory>
 
-#include "core/error.h"
-#include "core/log.h"
-#include "data/clip_processor.h"
-#include "data/image_decode.h"
-#include "data/loader.h"
-#include "data/shard_inspect.h"
-#include "data/shard_packer.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "data/image/image_decode.h"
+#include "data/loader/clip_processor.h"
+#include "data/loader/loader.h"
+#include "data/shards/shard_inspect.h"
+#include "data/shards/shard_packer.h"
 #include "train/cli/command.h"
 
-namespace rsclip::cli {
-namespace {
+namespace rsclip::cli::shards_command {
 
 struct Args {
   std::string from, src, out, inspect, bench;
@@ -48,9 +48,10 @@ void run_pack(Args& a) {
   o.max_count = a.max_count;
   o.max_size = a.max_size;
   o.rs5m_names = a.rs5m_names;
-  o.relative_to = a.source.kind == "imagefolder" ? std::filesystem::path(a.src)
-                                                 : (a.source.image_root.empty() ? std::filesystem::path(a.src).parent_path()
-                                                                                : a.source.image_root);
+  o.relative_to =
+      a.source.kind == "imagefolder"
+          ? std::filesystem::path(a.src)
+          : (a.source.image_root.empty() ? std::filesystem::path(a.src).parent_path() : a.source.image_root);
   const auto r = data::pack_shards(items, o);
   std::printf("%zu samples in %zu shards, %.1f MB: %s ... (sizes.json written)\n", items.size(), r.shards.size(),
               static_cast<double>(r.bytes) / 1e6, r.shards.front().string().c_str());
@@ -87,8 +88,10 @@ void run_inspect(const Args& a) {
               total.samples ? static_cast<double>(total.bytes) / 1e3 / static_cast<double>(total.samples) : 0.0);
   std::printf("fields   (count, MB)\n");
   for (const auto& [name, f] : total.fields)
-    std::printf("  %-16s %10lld %10.1f\n", name.c_str(), static_cast<long long>(f.count), static_cast<double>(f.bytes) / 1e6);
-  std::printf("faults   %s%s\n", total.faults.summary().c_str(), a.decode ? "" : " (images not decoded: --decode checks them)");
+    std::printf("  %-16s %10lld %10.1f\n", name.c_str(), static_cast<long long>(f.count),
+                static_cast<double>(f.bytes) / 1e6);
+  std::printf("faults   %s%s\n", total.faults.summary().c_str(),
+              a.decode ? "" : " (images not decoded: --decode checks them)");
 }
 
 void run_bench(Args& a) {
@@ -116,13 +119,15 @@ void run_bench(Args& a) {
   const double per_image_cpu = cpu / std::max<std::int64_t>(images, 1) * 1e3;
   std::printf("images %lld in %.2f s with %d workers: %.0f images/s, %.0f images per CPU-second\n",
               static_cast<long long>(images), wall, a.data.workers, images / wall, images / cpu);
-  std::printf("per image (ms of one core): decode %.3f, transform %.3f, tokenize %.3f, rest %.3f (reading, "
-              "grouping, shuffling, collation), total %.3f\n",
-              decode, transform, tokenize, per_image_cpu - decode - transform - tokenize, per_image_cpu);
-  std::printf("{\"images\": %lld, \"wall_s\": %.4f, \"cpu_s\": %.4f, \"workers\": %d, \"decode_ms\": %.4f, "
-              "\"transform_ms\": %.4f, \"tokenize_ms\": %.4f, \"faults\": %s}\n",
-              static_cast<long long>(images), wall, cpu, a.data.workers, decode, transform, tokenize,
-              loader.faults().to_json().dump().c_str());
+  std::printf(
+      "per image (ms of one core): decode %.3f, transform %.3f, tokenize %.3f, rest %.3f (reading, "
+      "grouping, shuffling, collation), total %.3f\n",
+      decode, transform, tokenize, per_image_cpu - decode - transform - tokenize, per_image_cpu);
+  std::printf(
+      "{\"images\": %lld, \"wall_s\": %.4f, \"cpu_s\": %.4f, \"workers\": %d, \"decode_ms\": %.4f, "
+      "\"transform_ms\": %.4f, \"tokenize_ms\": %.4f, \"faults\": %s}\n",
+      static_cast<long long>(images), wall, cpu, a.data.workers, decode, transform, tokenize,
+      loader.faults().to_json().dump().c_str());
 }
 
 const Command reg("shards", [](CLI::App& cmd) {
@@ -130,7 +135,8 @@ const Command reg("shards", [](CLI::App& cmd) {
       "Pack a dataset into webdataset shards (--from), describe shards (--inspect) or measure the training "
       "loader on them (--bench)");
   auto a = std::make_shared<Args>();
-  auto* from = cmd.add_option("--from", a->from, "pack: source kind")->check(CLI::IsMember({"imagefolder", "karpathy", "csv"}));
+  auto* from =
+      cmd.add_option("--from", a->from, "pack: source kind")->check(CLI::IsMember({"imagefolder", "karpathy", "csv"}));
   cmd.add_option("src", a->src, "pack: ImageFolder root, Karpathy JSON or caption CSV");
   cmd.add_option("--out", a->out, "pack: output directory");
   cmd.add_option("--maxcount", a->max_count, "pack: samples per shard")->capture_default_str();
@@ -141,7 +147,8 @@ const Command reg("shards", [](CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_option("--split", a->source.split, "pack karpathy: split to pack (\"\" = all)")->capture_default_str();
   cmd.add_option("--images", a->source.image_root, "pack karpathy/csv: image directory (default: beside the list)");
-  cmd.add_option("--encoding", a->source.encoding, "pack csv: text encoding (gb18030 for RSICD)")->capture_default_str();
+  cmd.add_option("--encoding", a->source.encoding, "pack csv: text encoding (gb18030 for RSICD)")
+      ->capture_default_str();
   cmd.add_option("--seed", a->seed, "pack: seed of the sample shuffle")->capture_default_str();
   cmd.add_flag("--no-shuffle", a->no_shuffle, "pack: keep the source order");
   auto* inspect = cmd.add_option("--inspect", a->inspect, "inspect: shard SPEC (brace patterns, ::, globs, pipe:)");
@@ -156,18 +163,23 @@ const Command reg("shards", [](CLI::App& cmd) {
   cmd.add_option("--size", a->data.preprocess.size, "bench: image size")->capture_default_str();
   cmd.add_option("--jpeg-min-side", a->data.augment.jpeg_min_side, "bench: decode-time JPEG downscale (0: off)")
       ->capture_default_str();
-  cmd.add_flag("--fast-resize", a->data.augment.fast_resize, "bench: OpenCV bilinear crop+resize (augment.fast_resize)");
-  cmd.add_option("--image-fields", a->data.image_fields, "image extensions, in order of preference")->capture_default_str();
+  cmd.add_flag("--fast-resize", a->data.augment.fast_resize,
+               "bench: OpenCV bilinear crop+resize (augment.fast_resize)");
+  cmd.add_option("--image-fields", a->data.image_fields, "image extensions, in order of preference")
+      ->capture_default_str();
   cmd.add_option("--text-fields", a->data.text_fields, "caption extensions")->capture_default_str();
   from->excludes(inspect)->excludes(bench);
   inspect->excludes(bench);
   cmd.callback([a, from, inspect, bench] {
-    if (*from) run_pack(*a);
-    else if (*inspect) run_inspect(*a);
-    else if (*bench) run_bench(*a);
-    else throw Error("nothing to do", "rsclip shards", "give --from KIND SRC --out DIR, --inspect SPEC or --bench SPEC");
+    if (*from)
+      run_pack(*a);
+    else if (*inspect)
+      run_inspect(*a);
+    else if (*bench)
+      run_bench(*a);
+    else
+      throw Error("nothing to do", "rsclip shards", "give --from KIND SRC --out DIR, --inspect SPEC or --bench SPEC");
   });
 });
 
-}  // namespace
-}  // namespace rsclip::cli
+}  // namespace rsclip::cli::shards_command

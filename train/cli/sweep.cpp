@@ -1,15 +1,15 @@
 // rsclip sweep FILE [--dry-run] [--report-only] [--jobs N] [--gpus LIST]
+#include "train/sweep/sweep.h"
+
 #include <cstdio>
 
-#include "core/atomic_file.h"
-#include "core/error.h"
+#include "core/base/atomic_file.h"
+#include "core/base/error.h"
 #include "train/cli/command.h"
-#include "train/sweep.h"
-#include "train/sweep_report.h"
-#include "train/sweep_runner.h"
+#include "train/sweep/sweep_report.h"
+#include "train/sweep/sweep_runner.h"
 
-namespace rsclip::cli {
-namespace {
+namespace rsclip::cli::sweep_command {
 
 struct SweepArgs {
   std::string file;
@@ -74,5 +74,4 @@ const Command reg("sweep", [](CLI::App& cmd) {
   });
 });
 
-}  // namespace
-}  // namespace rsclip::cli
+}  // namespace rsclip::cli::sweep_command

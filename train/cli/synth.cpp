@@ -1,14 +1,14 @@
-// `rsclip synth`: writes the synthetic remote-sensing dataset of data/synth_dataset.h
+// `rsclip synth`: writes the synthetic remote-sensing dataset of data/synth/synth_dataset.h
 // (training shards in RS5M layout, a zero-shot ImageFolder set, a Karpathy-style caption
 // set) and prints what it wrote.
 #include <cstdio>
+
 #include <string>
 
-#include "data/synth_dataset.h"
+#include "data/synth/synth_dataset.h"
 #include "train/cli/command.h"
 
-namespace rsclip::cli {
-namespace {
+namespace rsclip::cli::synth_command {
 
 void print_summary(const data::SynthDatasetOptions& o, const data::SynthDatasetSummary& s) {
   std::printf("%-20s %8s %10s %13s\n", "class", "train", "zero-shot", "caption test");
@@ -25,7 +25,8 @@ void print_summary(const data::SynthDatasetOptions& o, const data::SynthDatasetS
               s.shards.size(), s.shard_bytes / 1e6, s.test_bytes / 1e6, images, s.seconds,
               s.seconds > 0 ? images / s.seconds : 0.0);
   const std::string out = o.out.string();
-  if (totals[0] > 0) std::printf("  train shards:      %s/train/synth-train-{0000..%04zu}.tar\n", out.c_str(), s.shards.size() - 1);
+  if (totals[0] > 0)
+    std::printf("  train shards:      %s/train/synth-train-{0000..%04zu}.tar\n", out.c_str(), s.shards.size() - 1);
   if (totals[1] > 0) {
     std::printf("  zero-shot (folder): %s/test/imagefolder\n", out.c_str());
     std::printf("  retrieval (JSON):   %s/test/captions.json\n", out.c_str());
@@ -56,5 +57,4 @@ const Command reg("synth", [](CLI::App& cmd) {
   });
 });
 
-}  // namespace
-}  // namespace rsclip::cli
+}  // namespace rsclip::cli::synth_command

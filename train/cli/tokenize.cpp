@@ -1,21 +1,21 @@
 // `rsclip tokenize`: one text per line in, a safetensors file with `tokens` [N, context]
 // int64 out, equal to open_clip's tokenizer(texts) for the chosen tokenizer.
-#include <ATen/Parallel.h>
 #include <sys/resource.h>
 
 #include <chrono>
 #include <fstream>
 #include <sstream>
 
-#include "core/error.h"
-#include "core/log.h"
-#include "core/safetensors.h"
-#include "data/text_unicode.h"
-#include "data/tokenizer.h"
+#include <ATen/Parallel.h>
+
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/io/safetensors.h"
+#include "data/text/text_unicode.h"
+#include "data/text/tokenizer.h"
 #include "train/cli/command.h"
 
-namespace rsclip::cli {
-namespace {
+namespace rsclip::cli::tokenize_command {
 
 // Lines split on '\n' with one trailing '\r' dropped (CRLF files); a final newline does not
 // start another text. Counts lines that are not valid UTF-8 (they are tokenised with U+FFFD
@@ -91,7 +91,8 @@ const Command reg("tokenize", [](CLI::App& cmd) {
   cmd.add_option("--texts", o.texts, "UTF-8 text file, one text per line")->required();
   cmd.add_option("--out", o.out, "output .safetensors file")->required();
   cmd.add_option("--tokenizer", o.tokenizer, "clip or sentencepiece")->capture_default_str();
-  cmd.add_option("--sentencepiece-model", o.sentencepiece_model, "SentencePiece .model file (--tokenizer sentencepiece)");
+  cmd.add_option("--sentencepiece-model", o.sentencepiece_model,
+                 "SentencePiece .model file (--tokenizer sentencepiece)");
   cmd.add_option("--context-length", o.context_length, "ids per text")->capture_default_str();
   cmd.add_option("--clean", o.clean,
                  "text cleaning: lower, whitespace or canonicalize (default: lower for clip, canonicalize for "
@@ -104,5 +105,4 @@ const Command reg("tokenize", [](CLI::App& cmd) {
   cmd.callback([] { run(o); });
 });
 
-}  // namespace
-}  // namespace rsclip::cli
+}  // namespace rsclip::cli::tokenize_command

@@ -1,13 +1,12 @@
 // rsclip train --config FILE [--set key=value]... [--resume auto|never|CHECKPOINT_DIR] [--stop-at-step N]
 #include <cstdio>
 
-#include "core/log.h"
+#include "core/base/log.h"
 #include "train/cli/command.h"
-#include "train/train_config.h"
-#include "train/trainer.h"
+#include "train/loop/train_config.h"
+#include "train/loop/trainer.h"
 
-namespace rsclip::cli {
-namespace {
+namespace rsclip::cli::train_command {
 
 struct TrainArgs {
   std::string config;
@@ -19,8 +18,9 @@ struct TrainArgs {
 
 const Command reg("train", [](CLI::App& cmd) {
   cmd.description(
-      "Fine-tune a CLIP model from a YAML config (see configs/train/). Exit status 75 means the run was "
-      "preempted (SIGTERM/SIGUSR1) after writing a checkpoint: run the same command again to resume.");
+      "Fine-tune a CLIP model from a YAML config (see configs/train/). Exit status 75 means the run stopped "
+      "resumably (SIGINT/SIGTERM/SIGUSR1 after a checkpoint, or a peer rank failed): run the same command again to "
+      "resume from the newest valid checkpoint.");
   auto a = std::make_shared<TrainArgs>();
   cmd.add_option("--config", a->config, "training config .yaml")->required()->check(CLI::ExistingFile);
   cmd.add_option("--set", a->overrides, "override a config key, e.g. --set optim.lr=1e-4 (repeatable)");
@@ -38,10 +38,9 @@ const Command reg("train", [](CLI::App& cmd) {
       return;
     }
     if (cfg.logging.level != "info") log::set_level(cfg.logging.level);
-    const int status = train::run_training(cfg, {a->resume, a->stop_at_step});
+    const int status = train::run_training(cfg, {.resume = a->resume, .stop_at_step = a->stop_at_step});
     if (status != 0) throw ExitCode{status};
   });
 });
 
-}  // namespace
-}  // namespace rsclip::cli
+}  // namespace rsclip::cli::train_command
