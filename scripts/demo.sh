@@ -25,7 +25,7 @@ done
 say() { printf '\n\033[1m[demo] %s\033[0m\n' "$*"; }
 start=$(date +%s)
 
-"$ROOT/scripts/setup.sh"
+"$ROOT/scripts/setup.sh" rsclip  # the demo builds only what it runs, not the tests
 RSCLIP=$ROOT/build/rsclip
 cd "$ROOT"
 WORK=${DEMO_WORK:-$ROOT}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One idempotent set-up for rsclip: Debian packages, the Python venv (reference tests and
 # benchmarks only), then CMake + Ninja build with ccache and precompiled torch headers.
+#   scripts/setup.sh [TARGET...]     build these targets (e.g. rsclip), default everything
 # A second run skips every slow step. Caches live outside the clone so a fresh clone
 # (CI) reuses them:
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/rsclip/venv-<hash of requirements.lock>   the venv
@@ -96,6 +97,9 @@ if [ ! -f "$BUILD/build.ninja" ] || [ "$(cat "$BUILD/.rsclip-python" 2>/dev/null
     || { tail -n 30 "$CACHE/cmake-configure.log" >&2; die "CMake configure failed (log: $CACHE/cmake-configure.log)"; }
   echo "$PY" >"$BUILD/.rsclip-python"
 fi
-say "building (ninja -j$JOBS)"
-cmake --build "$BUILD" -j "$JOBS" || die "build failed" "the compiler output above names the file"
+# Targets to build: the arguments (scripts/demo.sh asks for `rsclip` only), else all.
+TARGETS=()
+[ $# -gt 0 ] && TARGETS=(--target "$@")
+say "building ${*:-everything} (ninja -j$JOBS)"
+cmake --build "$BUILD" -j "$JOBS" "${TARGETS[@]}" || die "build failed" "the compiler output above names the file"
 say "ready: $BUILD/rsclip"
