@@ -22,12 +22,15 @@
 # Writes the report to $SOAK_WORK/report.md (default build/soak/).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-"$ROOT/scripts/setup.sh" >/dev/null
+# RSCLIP=/path/to/rsclip soaks that binary (e.g. a copy, while the build tree changes).
+if [ -z "${RSCLIP:-}" ]; then
+  "$ROOT/scripts/setup.sh" rsclip >/dev/null
+  RSCLIP=${RSCLIP_BUILD_DIR:-$ROOT/build}/rsclip
+fi
 STEPS=${SOAK_STEPS:-2000}
 WANT=${SOAK_INTERRUPTIONS:-30}
 RANDOM=${SOAK_SEED:-1}
 WORK=${SOAK_WORK:-$ROOT/build/soak}
-RSCLIP=${RSCLIP_BUILD_DIR:-$ROOT/build}/rsclip
 TORCHRUN=$ROOT/.venv/bin/torchrun
 [ -x "$TORCHRUN" ] || { echo "soak: no $TORCHRUN (scripts/setup.sh makes the venv)" >&2; exit 1; }
 say() { printf '[soak %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
@@ -66,7 +69,11 @@ say "reference run: $STEPS steps, 2 ranks"
 t0=$SECONDS
 start "$WORK/reference" 0
 wait "$TR" || { echo "soak: the reference run failed (log: $WORK/torchrun.log)" >&2; exit 1; }
-say "reference done in $((SECONDS - t0)) s"
+REF_SECONDS=$((SECONDS - t0))
+say "reference done in $REF_SECONDS s"
+# Interruptions come at random times spread over about the reference run's length: the
+# wait before each is uniform in [0, 2 * REF_SECONDS / WANT] seconds.
+GAP=$((2 * REF_SECONDS / WANT + 1))
 
 declare -A COUNT
 KINDS=(kill_rank term_rank kill_torchrun term_torchrun kill_in_save corrupt_latest disk_full)
@@ -83,7 +90,7 @@ while ! finished "$RUN"; do
     start "$RUN" 1000
   fi
   [ "$done_count" -ge "$WANT" ] && { sleep 1; continue; }
-  sleep "$((RANDOM % 4)).$((RANDOM % 10))"
+  sleep "$((RANDOM % GAP)).$((RANDOM % 10))"
   ls "$CK"/step_* >/dev/null 2>&1 || continue  # let it make a first checkpoint
   finished "$RUN" && break
   kind=${KINDS[$((RANDOM % ${#KINDS[@]}))]}

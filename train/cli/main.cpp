@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <functional>
 #include <new>
@@ -58,6 +59,9 @@ int run_reporting_errors(const std::function<void()>& run, CLI::App& app) {
 
 int main(int argc, char** argv) {
   using rsclip::cli::Command;
+  // Past a file-size limit (ulimit -f) a write then fails with EFBIG and is reported naming
+  // the file, instead of SIGXFSZ ending the process without a word.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"rsclip: fine-tune and evaluate CLIP models on remote-sensing image-text data"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "rsclip 0.1.0");

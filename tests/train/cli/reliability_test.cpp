@@ -164,6 +164,20 @@ TEST_F(Reliability, LogsHoldEveryStepOnceAfterInterruptions) {
   for (const auto& r : train::MetricsLog::read(dir / "run/run/metrics.jsonl")) EXPECT_NE(r["loss"], 9.0);
 }
 
+// A full disk or a file-size limit (ulimit -f) is an error naming the file, not a silent death
+// by SIGXFSZ; the checkpoints already written stay valid.
+TEST_F(Reliability, FileSizeLimitIsAnErrorNamingTheFile) {
+  const auto dir = testing::scratch_dir();
+  auto args = train_args(dir, {"schedule.max_steps=2", "checkpoint.every_steps=1"});
+  std::string command = "ulimit -f 64 && exec";  // 64 KiB: the config and logs fit, a checkpoint does not
+  for (const auto& a : args) command += " " + testing::shell_quote(a);
+  const auto r = testing::run_command(command);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("error:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(".safetensors"), std::string::npos) << r.output;
+  EXPECT_EQ(run_rsclip({"checkpoint", "verify", (dir / "run").string()}).output.find("damaged"), std::string::npos);
+}
+
 // SIGINT is a stop like SIGTERM: a checkpoint at the next step boundary and status 75; the
 // same command continues.
 TEST_F(Reliability, SigintCheckpointsAndTheSameCommandContinues) {
