@@ -32,7 +32,7 @@ APT_PACKAGES=(
   libarchive-dev libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev zlib1g-dev
   libsentencepiece-dev libyaml-cpp-dev libgtest-dev libcli11-dev nlohmann-json3-dev
-  libpcre2-dev libicu-dev libxxhash-dev clang clang-format
+  libpcre2-dev libicu-dev libxxhash-dev libisal-dev clang clang-format
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

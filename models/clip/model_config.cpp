@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <string_view>
 
 #include "core/base/config.h"
 #include "core/base/error.h"
@@ -243,6 +244,14 @@ ModelConfig load_model_config(const std::string& name_or_path) {
   }
   const std::string name = canonical_name(name_or_path);
   const Json& configs = builtin_configs();
+  // open_clip names a QuickGELU variant MODEL-quickgelu; any built-in model has one.
+  constexpr std::string_view kQuickGelu = "-quickgelu";
+  if (const std::string base = name.substr(0, name.size() - std::min(name.size(), kQuickGelu.size()));
+      !configs.contains(name) && name.ends_with(kQuickGelu) && configs.contains(base)) {
+    Json json = configs[base];
+    json["quick_gelu"] = true;
+    return parse_model_config(json, name);
+  }
   if (!configs.contains(name)) {
     throw Error("unknown model '" + name_or_path + "'" + config::did_you_mean(name, builtin_model_names()), "model",
                 "built-in models: rsclip info --list; or pass the path of an open_clip config .json");

@@ -7,7 +7,12 @@ also reads DIR/open_clip_pytorch_model.bin. A few images (PIL + the export's eva
 and captions (open_clip's tokenizer) are encoded by open_clip and by `rsclip encode` on the
 same directory. Exit status 1 if they differ beyond float noise.
 
+With --hub ORG/NAME the directory is also a snapshot in a Hugging Face cache (HF_HUB_CACHE,
+offline): open_clip loads "hf-hub:ORG/NAME" and rsclip encodes "--checkpoint hf-hub:ORG/NAME",
+as after an upload.
+
 usage: check_export.py --dir DIR --rsclip build/rsclip --images A.jpg B.jpg ... --texts "..." ...
+                       [--hub ORG/NAME]
 """
 import argparse
 import os
@@ -28,8 +33,9 @@ def main():
     ap.add_argument("--rsclip", required=True)
     ap.add_argument("--images", nargs="+", required=True)
     ap.add_argument("--texts", nargs="+", required=True)
+    ap.add_argument("--hub")
     a = ap.parse_args()
-    name = "local-dir:" + a.dir
+    name = "hf-hub:" + a.hub if a.hub else "local-dir:" + a.dir
     model, _, preprocess = open_clip.create_model_and_transforms(name)
     bin_path = os.path.join(a.dir, "open_clip_pytorch_model.bin")
     incompatible = open_clip.load_checkpoint(model, bin_path, strict=True)
@@ -44,7 +50,8 @@ def main():
         save_file({"pixels": pixels.contiguous()}, os.path.join(tmp, "pixels.safetensors"))
         save_file({"tokens": tokens.contiguous()}, os.path.join(tmp, "tokens.safetensors"))
         out = os.path.join(tmp, "features.safetensors")
-        subprocess.run([a.rsclip, "encode", "--model", a.dir, "--checkpoint", a.dir, "--device", "cpu",
+        source = ["--checkpoint", "hf-hub:" + a.hub] if a.hub else ["--model", a.dir, "--checkpoint", a.dir]
+        subprocess.run([a.rsclip, "encode", *source, "--device", "cpu",
                         "--pixels", os.path.join(tmp, "pixels.safetensors"),
                         "--tokens", os.path.join(tmp, "tokens.safetensors"), "--out", out],
                        check=True, stdout=subprocess.DEVNULL)
@@ -54,7 +61,7 @@ def main():
         return float((a - b).abs().max() / b.abs().max())
 
     ri, rt = rel(got["image_features"], image_ref), rel(got["text_features"], text_ref)
-    print(f"open_clip {open_clip.__version__} loaded local-dir:{a.dir} and open_clip_pytorch_model.bin with "
+    print(f"open_clip {open_clip.__version__} loaded {name} and open_clip_pytorch_model.bin with "
           f"strict=True ({len(model.state_dict())} tensors, nothing missing or unexpected: {incompatible})")
     print(f"rsclip vs open_clip embeddings of {len(a.images)} images / {len(a.texts)} captions: "
           f"max relative difference {ri:.1e} (image), {rt:.1e} (text)")

@@ -25,6 +25,7 @@
 #include "data/eval/eval_datasets.h"
 #include "models/io/model_io.h"
 #include "train/cli/command.h"
+#include "train/cli/model_options.h"
 #include "train/eval/evaluator.h"
 
 namespace rsclip::cli::encode_command {
@@ -34,6 +35,7 @@ struct EncodeArgs {
   std::string model, checkpoint, tokens, pixels, images, texts, out, device = "auto", precision = "fp32";
   int64_t batch_size = 64;
   bool no_strict = false;
+  PretrainedOptions pretrained;
 };
 
 torch::Tensor input_tensor(const std::string& path, const char* name, torch::ScalarType dtype, int64_t dims) {
@@ -85,7 +87,10 @@ void run(const EncodeArgs& a) {
   if (!a.texts.empty() && !a.tokens.empty()) throw Error("--texts and --tokens both give text inputs", "rsclip encode");
   if (a.precision != "fp32" && a.precision != "bf16") throw Error("precision must be fp32 or bf16", "--precision");
   const auto device = models::parse_device(a.device);
-  auto model = models::load_model(a.model, a.checkpoint, !a.no_strict, device);
+  std::string model_name = a.model, checkpoint = a.checkpoint;
+  resolve_model_options(model_name, checkpoint, a.pretrained);
+  if (checkpoint.empty()) throw CLI::RequiredError("--checkpoint (or --model with --pretrained)");
+  auto model = models::load_model(model_name, checkpoint, !a.no_strict, device);
   if (!a.texts.empty() && !model->cfg.text.hf_tokenizer_name.empty()) {
     throw Error("--texts tokenizes with CLIP BPE; " + model->cfg.name + " uses " + model->cfg.text.hf_tokenizer_name,
                 a.texts, "tokenize with `rsclip tokenize --tokenizer sentencepiece` and pass --tokens");
@@ -131,7 +136,7 @@ void run(const EncodeArgs& a) {
     }
     out.insert("text_features", models::encode_batched(text_fn, tokens, a.batch_size, device, bf16));
   }
-  Metadata meta{{"model", model->cfg.name}, {"checkpoint", a.checkpoint}, {"precision", a.precision}};
+  Metadata meta{{"model", model->cfg.name}, {"checkpoint", checkpoint}, {"precision", a.precision}};
   // Invalid UTF-8 in a text or path becomes U+FFFD rather than failing the dump.
   auto dump = [](const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
   if (!a.images.empty() && !a.texts.empty()) {
@@ -155,10 +160,12 @@ const Command reg("encode", [](CLI::App& cmd) {
   cmd.add_option("--model", a->model,
                  "built-in model name, open_clip config .json or model directory (not needed when --checkpoint is a "
                  "training checkpoint or an open_clip model directory with open_clip_config.json)");
-  cmd.add_option("--checkpoint", a->checkpoint,
-                 "weights (.safetensors, torch .pt/.bin, OpenAI TorchScript), a training checkpoint directory or an "
-                 "open_clip model directory (rsclip export: its adapter.safetensors is applied)")
-      ->required();
+  cmd.add_option(
+      "--checkpoint", a->checkpoint,
+      "weights (.safetensors, torch .pt/.bin, OpenAI TorchScript), a training checkpoint directory or an "
+      "open_clip model directory (rsclip export: its adapter.safetensors is applied); hf-hub:ORG/NAME from the "
+      "Hugging Face cache");
+  add_pretrained_options(cmd, a->pretrained);
   cmd.add_option("--images", a->images,
                  "DIR (image files, recursive, sorted by path) or LIST (one image path per line, relative to the "
                  "list's folder); eval transform at the model's image size");

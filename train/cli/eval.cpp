@@ -7,6 +7,7 @@
 #include "core/base/log.h"
 #include "models/io/model_io.h"
 #include "train/cli/command.h"
+#include "train/cli/model_options.h"
 #include "train/eval/evaluator.h"
 #include "train/loop/train_config.h"
 #include "train/report/plot.h"
@@ -20,6 +21,7 @@ struct EvalArgs {
   std::string templates, ensemble = "georsclip", encoding = "utf-8", split = "test";
   int64_t batch_size = 64;
   bool no_strict = false;
+  PretrainedOptions pretrained;
 };
 
 void print_table(const nlohmann::json& results) {
@@ -129,6 +131,8 @@ void run(const EvalArgs& a) {
     throw Error("nothing to evaluate", "rsclip eval", "give --zeroshot DIR and/or --retrieval FILE, or --config");
   }
   if (a.precision != "fp32" && a.precision != "bf16") throw Error("precision must be fp32 or bf16", "--precision");
+  if (!a.pretrained.tag.empty()) checkpoint.clear();  // --pretrained replaces --config's init.checkpoint
+  resolve_model_options(model_name, checkpoint, a.pretrained);
   // A checkpoint that carries its architecture brings it; else --model, --config's, ViT-B-32.
   if (model_name.empty() && (checkpoint.empty() || !models::checkpoint_model_config(checkpoint, ""))) {
     model_name = "ViT-B-32";
@@ -161,7 +165,9 @@ const Command reg("eval", [](CLI::App& cmd) {
   cmd.add_option(
       "--checkpoint", a->checkpoint,
       "weights (.safetensors, .pt/.bin, OpenAI TorchScript), a training checkpoint directory or an open_clip "
-      "model directory with its adapter (default: --config's init.checkpoint; none = random init)");
+      "model directory with its adapter, hf-hub:ORG/NAME from the Hugging Face cache (default: --config's "
+      "init.checkpoint; none = random init)");
+  add_pretrained_options(cmd, a->pretrained);
   cmd.add_option("--zeroshot", a->zeroshot, "ImageFolder test set: DIR/<class>/<image> (repeatable)");
   cmd.add_option("--retrieval", a->retrieval, "caption list: Karpathy .json, .csv (filename,title) or *_caps.txt");
   cmd.add_option("--split", a->split, "Karpathy split to evaluate")->capture_default_str();

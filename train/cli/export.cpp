@@ -5,6 +5,7 @@
 //   DIR/open_clip_model.safetensors     the open_clip state dict
 //   DIR/open_clip_pytorch_model.bin     the same, torch.save'd (torch.load(weights_only=True))
 //   DIR/open_clip_config.json           {"model_cfg": ..., "preprocess_cfg": ...}
+//   DIR/README.md                       the model card (train/cli/model_card.h)
 //   DIR/adapter.safetensors             only for methods open_clip's CLIP cannot express (CoOp,
 //                                       VPT, adapters): the trained adapter; the weights are
 //                                       then the base model's (models/peft/adapter_io.h)
@@ -21,13 +22,16 @@
 #include "models/io/model_io.h"
 #include "models/peft/adapter_io.h"
 #include "train/cli/command.h"
+#include "train/cli/model_card.h"
+#include "train/cli/model_options.h"
 
 namespace rsclip::cli::export_command {
 namespace fs = std::filesystem;
 
 struct ExportArgs {
-  std::string checkpoint, model, out;
+  std::string checkpoint, model, out, license = "other";
   bool ema = false;
+  PretrainedOptions pretrained;
 };
 
 void write_weights(const fs::path& dir, const StateDict& sd) {
@@ -52,12 +56,15 @@ nlohmann::json open_clip_config(const models::ModelConfig& cfg) {
 void run(const ExportArgs& a) {
   const fs::path out(a.out);
   if (fs::exists(out) && !fs::is_directory(out)) throw Error("--out must be a directory", out.string());
-  const bool dir = models::is_training_checkpoint(a.checkpoint);
-  auto model = models::load_model(a.model, a.checkpoint, /*strict=*/true, torch::kCPU);
+  std::string model_name = a.model, checkpoint = a.checkpoint;
+  resolve_model_options(model_name, checkpoint, a.pretrained);
+  if (checkpoint.empty()) throw CLI::RequiredError("--checkpoint (or --model with --pretrained)");
+  const bool dir = models::is_training_checkpoint(checkpoint);
+  auto model = models::load_model(model_name, checkpoint, /*strict=*/true, torch::kCPU);
   if (a.ema) {
-    const auto file = fs::path(a.checkpoint) / "ema.safetensors";
+    const auto file = fs::path(checkpoint) / "ema.safetensors";
     if (!dir || !fs::exists(file))
-      throw Error("no EMA weights (ema.safetensors)", a.checkpoint, "train with model.ema.decay > 0");
+      throw Error("no EMA weights (ema.safetensors)", checkpoint, "train with model.ema.decay > 0");
     const auto ema = load_safetensors(file);
     torch::NoGradGuard no_grad;
     for (auto& p : model->named_parameters()) {
@@ -65,9 +72,12 @@ void run(const ExportArgs& a) {
     }
   }
   fs::create_directories(out);
-  const auto peft = models::checkpoint_peft_config(a.checkpoint);
+  const auto peft = models::checkpoint_peft_config(checkpoint);
   const std::string& method = peft.method;
-  if (models::peft::find_method(method).mergeable()) {
+  const bool mergeable = models::peft::find_method(method).mergeable();
+  // The card counts what the method trained, before merging.
+  const auto counts = models::peft::report(*model, method);
+  if (mergeable) {
     models::peft::merge(*model);
     write_weights(out, models::peft::export_state_dict(*model));
     log::info("wrote {} (open_clip weights{})", out.string(), method == "full" ? "" : ", " + method + " merged");
@@ -85,6 +95,18 @@ void run(const ExportArgs& a) {
         out.string(), adapter.string(), method);
   }
   write_file_atomic(out / "open_clip_config.json", open_clip_config(model->cfg).dump(2) + "\n");
+  ModelCardInputs card;
+  card.name = fs::absolute(out).lexically_normal().filename().string();
+  if (card.name.empty()) card.name = fs::absolute(out).lexically_normal().parent_path().filename().string();
+  card.architecture = model->cfg.name;
+  card.checkpoint = checkpoint;
+  card.peft_method = method;
+  card.trainable_params = method == "full" ? counts.total() : counts.trainable();
+  card.total_params = counts.total();
+  card.ema = a.ema;
+  card.adapter = !mergeable;
+  card.license = a.license;
+  write_file_atomic(out / "README.md", model_card(card));
   log::info("open_clip: create_model_and_transforms(\"local-dir:{}\")", out.string());
 }
 
@@ -94,9 +116,12 @@ const Command reg("export", [](CLI::App& cmd) {
       "open_clip_config.json; loads with strict=True), PEFT merged where possible");
   auto a = std::make_shared<ExportArgs>();
   cmd.add_option("--checkpoint", a->checkpoint,
-                 "training checkpoint directory (RUN/checkpoints/step_N) or weights file")
-      ->required();
+                 "training checkpoint directory (RUN/checkpoints/step_N), weights file, model directory or "
+                 "hf-hub:ORG/NAME");
   cmd.add_option("--model", a->model, "model name, config .json or model directory (needed for a bare weights file)");
+  add_pretrained_options(cmd, a->pretrained);
+  cmd.add_option("--license", a->license, "licence of the model card (a Hugging Face licence id, e.g. mit, apache-2.0)")
+      ->capture_default_str();
   cmd.add_option("--out", a->out, "output directory")->required();
   cmd.add_flag("--ema", a->ema, "export the EMA weights of the checkpoint");
   cmd.callback([a] { run(*a); });

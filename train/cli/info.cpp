@@ -3,6 +3,7 @@
 
 #include "models/clip/flops.h"
 #include "models/clip/model_config.h"
+#include "models/io/pretrained.h"
 #include "train/cli/command.h"
 
 namespace rsclip::cli::info_command {
@@ -14,7 +15,7 @@ std::string with_commas(int64_t n) {
 }
 
 void print_info(const std::string& name) {
-  const auto cfg = models::load_model_config(name);
+  const auto cfg = models::load_model_config(models::resolve_model_name(name));
   const auto params = models::count_config_parameters(cfg);
   const auto flops = models::count_flops(cfg);
   const auto& v = cfg.vision;
@@ -37,11 +38,18 @@ const Command reg("info", [](CLI::App& cmd) {
   cmd.description("Parameter counts per tower and FLOPs per sample of a model config");
   auto model = std::make_shared<std::string>();
   auto list = std::make_shared<bool>(false);
-  cmd.add_option("--model", *model, "built-in model name (e.g. ViT-B-32) or an open_clip config .json");
-  cmd.add_flag("--list", *list, "list the built-in model configs");
+  cmd.add_option(
+      "--model", *model,
+      "built-in model name (e.g. ViT-B-32), an open_clip config .json, a model directory or hf-hub:ORG/NAME");
+  cmd.add_flag("--list", *list, "list the built-in model configs and their open_clip pretrained tags");
   cmd.callback([model, list] {
     if (*list) {
-      for (const auto& n : models::builtin_model_names()) std::printf("%s\n", n.c_str());
+      for (const auto& n : models::builtin_model_names()) {
+        const auto tags = models::pretrained_tags(n);
+        std::string line = n;
+        for (std::size_t i = 0; i < tags.size(); ++i) line += (i ? ", " : "  pretrained: ") + tags[i];
+        std::printf("%s\n", line.c_str());
+      }
       return;
     }
     if (model->empty()) throw CLI::RequiredError("--model");

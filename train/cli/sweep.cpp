@@ -68,7 +68,8 @@ const Command reg("sweep", [](CLI::App& cmd) {
     const int status = a->report_only ? 0 : train::run_sweep(config, variants, options);
     const auto files = train::write_sweep_report(config, variants);
     std::printf("%s\n", read_file(files.markdown).c_str());
-    std::printf("tables: %s, %s\nplots:  %s\n", files.csv.string().c_str(), files.markdown.string().c_str(),
+    std::printf("tables: %s%s%s, %s\nplots:  %s\n", files.csv.string().c_str(), files.seeds_csv.empty() ? "" : ", ",
+                files.seeds_csv.string().c_str(), files.markdown.string().c_str(),
                 (config.dir() / "plots").string().c_str());
     if (status != 0) throw ExitCode{status};
   });

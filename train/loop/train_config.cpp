@@ -40,6 +40,9 @@ void LoggingSection::validate() const {
   if (progress != "auto" && progress != "bar" && progress != "lines" && progress != "off") {
     throw Error("must be auto, bar, lines or off", "progress");
   }
+  if (tensorboard != "auto" && tensorboard != "true" && tensorboard != "false") {
+    throw Error("must be auto, true or false", "tensorboard");
+  }
 }
 
 TrainConfig load_train_config(const std::string& file, const std::vector<std::string>& overrides) {

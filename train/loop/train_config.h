@@ -63,12 +63,16 @@ struct ModelSection {
 };
 
 struct InitSection {
-  std::string checkpoint;  // .safetensors / torch .pt / OpenAI TorchScript; empty = random init
-  bool strict = true;      // GeoRSCLIP's release loads with strict=false
+  std::string checkpoint;      // .safetensors / torch .pt / OpenAI TorchScript; empty = random init
+  bool strict = true;          // GeoRSCLIP's release loads with strict=false
+  std::string pretrained;      // open_clip pretrained tag of model.name (instead of checkpoint)
+  std::string pretrained_dir;  // where its weight files are, besides the Hugging Face cache
   template <class V>
   void visit(V& v) {
     v("checkpoint", checkpoint);
     v("strict", strict);
+    v("pretrained", pretrained);
+    v("pretrained_dir", pretrained_dir);
   }
 };
 
@@ -144,11 +148,13 @@ struct LoggingSection {
   int64_t every_steps = 10;       // metrics.jsonl record + plain progress line
   std::string progress = "auto";  // auto (bar on a terminal) | bar | lines | off
   std::string level = "info";
+  std::string tensorboard = "auto";  // RUN/tensorboard/ event files: auto (on a local file system) | true | false
   template <class V>
   void visit(V& v) {
     v("every_steps", every_steps);
     v("progress", progress);
     v("level", level);
+    v("tensorboard", tensorboard);
   }
   void validate() const;
 };

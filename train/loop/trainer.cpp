@@ -8,6 +8,7 @@
 #include <cmath>
 #include <csignal>
 #include <limits>
+#include <sstream>
 
 #include "core/base/atomic_file.h"
 #include "core/base/config.h"
@@ -21,6 +22,7 @@
 #include "data/loader/loader.h"
 #include "models/clip/load_state.h"
 #include "models/io/model_io.h"
+#include "models/io/pretrained.h"
 #include "models/peft/peft.h"
 #include "models/peft/targets.h"
 #include "train/eval/evaluator.h"
@@ -35,6 +37,7 @@
 #include "train/report/plot.h"
 #include "train/report/progress.h"
 #include "train/report/run_dir.h"
+#include "train/report/tensorboard.h"
 
 namespace rsclip::train {
 namespace fs = std::filesystem;
@@ -92,12 +95,15 @@ class Trainer {
   bool next_micro_batches(std::vector<data::Batch>& micro);
   void skip_nonfinite_step(const StepResult& r);
   void build();
+  std::pair<std::string, std::string> initial_weights() const;  // (model name, weights), names resolved
   data::DataConfig build_model();
   void init_logit_parameters(models::ModelConfig& mcfg);
   void freeze_parameters();
   void build_data(const data::DataConfig& data_cfg);
   void resume();
   void restore_logs(int64_t metrics_records, int64_t step);
+  void open_logs();
+  void record(const nlohmann::json& rec);  // metrics.jsonl and TensorBoard
   std::optional<fs::path> resume_point();
   void optimizer_step();
   void log_window(const StepResult& r, double lr);
@@ -118,6 +124,7 @@ class Trainer {
   fs::path run_root_;
   std::unique_ptr<RunDir> run_;
   std::unique_ptr<MetricsLog> metrics_;
+  std::unique_ptr<EventWriter> events_;  // TensorBoard (logging.tensorboard)
   std::unique_ptr<CheckpointStore> store_;
   models::CLIP model_{nullptr};
   std::unique_ptr<DataParallel> ddp_;
@@ -184,20 +191,41 @@ void Trainer::build() {
   progress_ = std::make_unique<Progress>(primary() ? cfg_.logging.progress : "off", cfg_.logging.every_steps);
 }
 
+// The architecture and initial weights named as open_clip users name them: model.name
+// hf-hub:ORG/NAME (config and weights from the Hugging Face cache, as open_clip_train's
+// --model), local-dir:PATH, init.checkpoint likewise, or init.pretrained TAG
+// (models/io/pretrained.h).
+std::pair<std::string, std::string> Trainer::initial_weights() const {
+  std::string model = models::resolve_model_name(cfg_.model.name);
+  std::string weights = models::resolve_model_name(cfg_.init.checkpoint);
+  if (weights.empty() && cfg_.model.name.rfind("hf-hub:", 0) == 0) weights = model;
+  if (!cfg_.init.pretrained.empty()) {
+    if (!cfg_.init.checkpoint.empty()) {
+      throw Error("init.pretrained and init.checkpoint both give the initial weights", "init.pretrained", "keep one");
+    }
+    const auto w = models::resolve_pretrained(model, cfg_.init.pretrained, cfg_.init.pretrained_dir);
+    model = w.model;
+    weights = w.weights.string();
+  }
+  if (primary() && weights != cfg_.init.checkpoint) log::info("initial weights: {} ({})", weights, model);
+  return {model, weights};
+}
+
 // The model with its initial weights, PEFT method and frozen parameters, on the device;
 // returns the data config adapted to it (image size, context length).
 data::DataConfig Trainer::build_model() {
   // The same initial weights on every rank (open_clip seeds with rank 0 first).
   torch::manual_seed(static_cast<uint64_t>(cfg_.seed));
-  auto mcfg = models::load_model_config(cfg_.model.name);
+  const auto [model_name, init_checkpoint] = initial_weights();
+  auto mcfg = models::load_model_config(model_name);
   if (cfg_.model.patch_dropout) mcfg.vision.patch_dropout = *cfg_.model.patch_dropout;
   init_logit_parameters(mcfg);
   model_ = models::CLIP(mcfg);
   // The PEFT method is applied to the initial weights; an adapter the checkpoint carries
   // (an export's adapter.safetensors, a training checkpoint's) continues training.
-  peft_report_ = cfg_.init.checkpoint.empty()
+  peft_report_ = init_checkpoint.empty()
                      ? models::peft::apply_method(*model_, cfg_.peft)
-                     : models::load_initial_weights(*model_, cfg_.init.checkpoint, cfg_.init.strict, cfg_.peft);
+                     : models::load_initial_weights(*model_, init_checkpoint, cfg_.init.strict, cfg_.peft);
   if (primary()) log::info("{}", peft_report_.table());
   freeze_parameters();
   model_->set_grad_checkpointing(cfg_.model.grad_checkpointing);
@@ -429,13 +457,13 @@ void Trainer::log_window(const StepResult& r, double lr) {
                         {"time", seconds_before_ + seconds_since(run_start_)},
                         {"data_wait", data_wait},
                         {"grad_comm_wait", grad_wait},
-                        {"loss_comm", loss_comm},
+                        {"feature_comm_wait", loss_comm},
                         {"samples", counters_.samples},
                         {"bad_samples", loader_->faults().bad_samples()},
                         {"nonfinite_skipped", counters_.nonfinite_skipped}};
   for (const auto& [k, v] : r.terms) rec[k] = v;
   if (scaler_->enabled()) rec["loss_scale"] = scaler_->current_scale();
-  metrics_->write(rec);
+  record(rec);
   window_start_ = Clock::now();
   window_data_s_ = window_loss_comm_s_ = 0;
   window_grad_wait_from_ = grad_wait_total;
@@ -475,7 +503,7 @@ void Trainer::evaluate() {
     if (results.contains("ema")) {
       for (const auto& [k, v] : Evaluator::flatten(results["ema"])) rec["eval_ema/" + k] = v;
     }
-    metrics_->write(rec);
+    record(rec);
     progress_->message(fmt::format("eval at step {}:{}", counters_.step, summary));
     if (!cfg_.eval.best_metric.empty()) {
       const auto flat = Evaluator::flatten(results);
@@ -600,10 +628,28 @@ int Trainer::run() {
   return dist_->run_or_report([&] { return train_loop(); });
 }
 
+// metrics.jsonl, and TensorBoard's event file of this session with the resolved config as
+// text; a resumed session's events start at its first step.
+void Trainer::open_logs() {
+  metrics_ = std::make_unique<MetricsLog>(run_->metrics());
+  const auto& tb = cfg_.logging.tensorboard;
+  if (tb == "false" || (tb == "auto" && !local_file_system(run_->root()))) return;
+  events_ = std::make_unique<EventWriter>(run_->root() / "tensorboard", counters_.step + 1);
+  std::string text;  // Markdown: the YAML as a code block
+  std::istringstream in(dump_train_config(cfg_));
+  for (std::string line; std::getline(in, line);) text += "    " + line + "\n";
+  events_->text(counters_.step, "config", text);
+}
+
+void Trainer::record(const nlohmann::json& rec) {
+  metrics_->write(rec);
+  if (events_) events_->scalars(rec["step"].get<int64_t>(), tensorboard_scalars(rec));
+}
+
 int Trainer::train_loop() {
   build();
   resume();
-  if (primary()) metrics_ = std::make_unique<MetricsLog>(run_->metrics());
+  if (primary()) open_logs();
   StepContext ctx{*model_, *loss_,      precision_, cfg_.loss.hmmc.token_dropout,
                   device_, dist_.get(), ddp_.get(), *scaler_};
   const int64_t global_batch = loader_->batch_size() * cfg_.optim.accum_freq * world();

@@ -195,6 +195,15 @@ std::string eval_series_name(const std::string& key) {
   return key.substr(first + 1, last - first - 1) + " " + key.substr(last + 1);
 }
 
+std::string chart_of(const std::string& k) {
+  if (k.rfind("eval/", 0) == 0) return k.ends_with("/top1") || k.ends_with("/mR") ? "eval" : "";
+  if (k == "loss" || k.ends_with("_loss")) return "loss";
+  if (k == "lr" || k.rfind("lr/", 0) == 0) return "lr";
+  if (k == "samples_per_s") return "throughput";
+  if (k.ends_with("_wait")) return "waits";
+  return "";
+}
+
 std::vector<fs::path> plot_run(const fs::path& run_dir) {
   const auto records = MetricsLog::read(run_dir / "metrics.jsonl");
   if (records.empty())
@@ -207,15 +216,9 @@ std::vector<fs::path> plot_run(const fs::path& run_dir) {
     for (auto it = r.begin(); it != r.end(); ++it) {
       if (!it->is_number() || it.key() == "step" || it.key() == "epoch") continue;
       const std::string& k = it.key();
-      const bool eval = k.rfind("eval/", 0) == 0;
-      // The evaluation chart shows the headline numbers: zero-shot top-1 and retrieval mR.
-      if (eval && !k.ends_with("/top1") && !k.ends_with("/mR")) continue;
-      std::string chart = eval                                  ? "eval"
-                          : k.find("loss") != std::string::npos ? "loss"
-                          : k == "lr" || k.rfind("lr/", 0) == 0 ? "lr"
-                          : k == "samples_per_s"                ? "throughput"
-                                                                : "";
+      const std::string chart = chart_of(k);
       if (chart.empty()) continue;
+      const bool eval = chart == "eval";
       auto& s = charts[chart][k];
       s.name = eval ? eval_series_name(k.substr(5)) : k;
       s.x.push_back(step);
@@ -226,6 +229,7 @@ std::vector<fs::path> plot_run(const fs::path& run_dir) {
   const std::map<std::string, ChartLabels> titles = {{"loss", {"training loss", "step", "loss", false}},
                                                      {"lr", {"learning rate", "step", "lr", false}},
                                                      {"throughput", {"throughput", "step", "samples/s", false}},
+                                                     {"waits", {"waiting", "step", "seconds per second", false}},
                                                      {"eval", {"evaluation", "step", "%", false}}};
   for (const auto& [chart, series] : charts) {
     std::vector<Series> list;

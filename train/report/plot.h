@@ -31,7 +31,13 @@ struct BarGroup {
 void plot_bars(const std::filesystem::path& png, const std::vector<std::string>& categories,
                const std::vector<BarGroup>& groups, const ChartLabels& labels);
 
-// Draws runs/NAME/plots/{loss,lr,eval}.png from runs/NAME/metrics.jsonl; returns the files written.
+// The chart a metrics.jsonl key is drawn in, by what it is: "loss" (`loss` and the loss terms
+// `<term>_loss`), "lr", "throughput" (samples_per_s), "waits" (the seconds per second spent
+// waiting: `*_wait`), "eval" (the headline eval/.../top1 and eval/.../mR); "" for none.
+std::string chart_of(const std::string& key);
+
+// Draws runs/NAME/plots/{loss,lr,throughput,waits,eval}.png from runs/NAME/metrics.jsonl;
+// returns the files written.
 std::vector<std::filesystem::path> plot_run(const std::filesystem::path& run_dir);
 
 }  // namespace rsclip::train

@@ -166,17 +166,34 @@ std::string write_csv(const SweepConfig& c, const std::vector<SweepVariant>& var
     for (const auto& m : r.metrics) out += "," + csv_number(m);
     out += "," + csv_field(r.error) + "\n";
   }
+  return out;
+}
+
+// Mean and sample standard deviation over the finished seeds of each group.
+std::string write_seeds_csv(const SweepConfig& c, const std::vector<SweepVariant>& variants,
+                            const std::vector<SweepResult>& results) {
+  const auto keys = axis_keys(variants);
+  const auto cols = numeric_columns(c);
+  std::string out = "group,seeds,finished";
+  for (const auto& k : keys) {
+    if (k != "seed") out += "," + csv_field(k);
+  }
+  out += ",total_params";
+  for (const auto& col : cols) out += "," + csv_field(col.name + "_mean") + "," + csv_field(col.name + "_std");
+  out += "\n";
   for (const auto& [first, members] : seed_groups(variants)) {
-    for (const bool is_mean : {true, false}) {
-      out += csv_field(variants[first].group) + (is_mean ? ",mean" : ",std");
-      for (const auto& k : keys) out += "," + (k == "seed" ? std::string() : csv_field(axis_value(variants[first], k)));
-      for (const auto& col : cols) {
-        const Stats s = stats(finished_values(results, members, col));
-        out += "," + csv_number(is_mean ? s.mean : s.std);
-        if (col.name == "trainable_params") out += "," + csv_number(results[first].total_params);
-      }
-      out += ",\n";
+    std::size_t done = 0;
+    for (std::size_t i : members) done += results[i].status == "finished";
+    out += fmt::format("{},{},{}", csv_field(variants[first].group), members.size(), done);
+    for (const auto& k : keys) {
+      if (k != "seed") out += "," + csv_field(axis_value(variants[first], k));
     }
+    out += "," + csv_number(results[first].total_params);
+    for (const auto& col : cols) {
+      const Stats s = stats(finished_values(results, members, col));
+      out += "," + csv_number(s.mean) + "," + csv_number(s.std);
+    }
+    out += "\n";
   }
   return out;
 }
@@ -351,8 +368,14 @@ std::vector<SweepResult> collect_sweep_results(const SweepConfig& c, const std::
 
 SweepReportFiles write_sweep_report(const SweepConfig& c, const std::vector<SweepVariant>& variants) {
   const auto results = collect_sweep_results(c, variants);
-  SweepReportFiles files{c.dir() / "results.csv", c.dir() / "results.md", {}};
+  SweepReportFiles files;
+  files.csv = c.dir() / "results.csv";
+  files.markdown = c.dir() / "results.md";
   write_file_atomic(files.csv, write_csv(c, variants, results));
+  if (!seed_groups(variants).empty()) {
+    files.seeds_csv = c.dir() / "results_seeds.csv";
+    write_file_atomic(files.seeds_csv, write_seeds_csv(c, variants, results));
+  }
   write_file_atomic(files.markdown, write_markdown(c, variants, results));
   files.plots = write_plots(c, variants, results);
   return files;

@@ -2,9 +2,11 @@
 // give the same table as a finished one):
 //
 //   results.csv  one row per variant: variant, status, the varied keys' values,
-//                trainable_params, total_params, seconds, final_loss, each metric, error;
-//                with a seed axis, then a "mean" and a "std" row per group of variants
-//                differing only in the seed
+//                trainable_params, total_params, seconds, final_loss, each metric, error
+//   results_seeds.csv  with a seed axis: one row per group of variants differing only in
+//                the seed: group, seeds, finished, the other keys' values, and <column>_mean,
+//                <column>_std for trainable_params, seconds, final_loss and each metric
+//   (one row kind per file, so pandas and spreadsheets read them as they are)
 //   results.md   the same as Markdown tables (mean ± std in one cell), failures listed
 //   plots/<metric>.png   bar per variant (with seeds: per group, one bar per seed)
 //   plots/loss_curves.png  every variant's training loss from its metrics.jsonl
@@ -33,6 +35,7 @@ std::vector<SweepResult> collect_sweep_results(const SweepConfig& config, const 
 
 struct SweepReportFiles {
   std::filesystem::path csv, markdown;
+  std::filesystem::path seeds_csv;  // empty without a seed axis
   std::vector<std::filesystem::path> plots;
 };
 

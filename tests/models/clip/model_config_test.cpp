@@ -65,6 +65,16 @@ TEST(ModelConfig, FlopsOfViTB32) {
   EXPECT_NEAR(f.text / 2e9, 2.98, 0.01);
 }
 
+// open_clip's MODEL-quickgelu names: every built-in model has its QuickGELU variant.
+TEST(ModelConfig, QuickGeluVariantOfEveryBuiltin) {
+  const auto h = load_model_config("ViT-H-14-quickgelu");
+  EXPECT_TRUE(h.quick_gelu);
+  EXPECT_FALSE(load_model_config("ViT-H-14").quick_gelu);
+  EXPECT_EQ(h.vision.width, load_model_config("ViT-H-14").vision.width);
+  EXPECT_TRUE(load_model_config("ViT-B-32-quickgelu").quick_gelu);  // shipped as its own config
+  EXPECT_THROW(load_model_config("ViT-Q-99-quickgelu"), Error);
+}
+
 TEST(ModelConfig, UnsupportedAndUnknownKeysAreErrors) {
   auto base = nlohmann::json::parse(R"({"embed_dim": 8, "vision_cfg": {"image_size": 16, "layers": 1, "width": 16,
       "patch_size": 8, "head_width": 8}, "text_cfg": {"width": 16, "heads": 2, "layers": 1}})");

@@ -1,6 +1,7 @@
 // The README cannot rot: every `rsclip` command in its fenced blocks names a subcommand and
 // options that `rsclip <subcommand> --help` lists, every scripts/ and configs/ path it
-// mentions exists, and every training config it names loads (`--print-config`).
+// mentions exists, every training config it names loads (`--print-config`), and the
+// open_clip_train table maps real flags to real keys.
 #include <fstream>
 #include <regex>
 #include <set>
@@ -101,6 +102,51 @@ TEST(Readme, CommandsMatchTheCli) {
     ++checked;
   }
   EXPECT_GE(checked, 10);
+}
+
+// "Coming from open_clip_train": every flag of the left column is one of open_clip_train's
+// (its argparse, from .venv), and every `key: value` of the right column is a config key
+// rsclip accepts with that value (`--set key=value --print-config` on the tiny preset).
+TEST(Readme, OpenClipTrainTableMapsToRsclipKeys) {
+  std::ifstream in(testing::source_dir() / "README.md");
+  std::string line;
+  bool in_section = false;
+  std::vector<std::string> flags, sets;
+  const std::regex span("`([^`]*)`"), flag("--[a-z0-9-]+");
+  const std::regex key_value("^([a-z_]+(\\.[a-z_0-9]+)*): (.+)$");
+  while (std::getline(in, line)) {
+    if (line.rfind("## ", 0) == 0) in_section = line == "## Coming from open_clip_train";
+    if (!in_section || line.rfind("| `", 0) != 0) continue;
+    const auto bar = line.find(" | ", 2);
+    ASSERT_NE(bar, std::string::npos) << line;
+    const std::string left = line.substr(0, bar), right = line.substr(bar);
+    for (std::sregex_iterator it(left.begin(), left.end(), span), end; it != end; ++it) {
+      const std::string code = (*it)[1];
+      for (std::sregex_iterator f(code.begin(), code.end(), flag); f != end; ++f) {
+        flags.push_back(f->str());
+      }
+    }
+    for (std::sregex_iterator it(right.begin(), right.end(), span), end; it != end; ++it) {
+      std::smatch m;
+      const std::string code = (*it)[1];
+      if (std::regex_match(code, m, key_value)) sets.push_back(m[1].str() + "=" + m[3].str());
+    }
+  }
+  ASSERT_GE(flags.size(), 30u) << "the table was not found";
+  ASSERT_GE(sets.size(), 30u);
+  std::vector<std::string> args = {"train", "--config",
+                                   (testing::source_dir() / "configs/train/tiny_cpu.yaml").string(), "--print-config"};
+  for (const auto& s : sets) args.insert(args.end(), {"--set", s});
+  const auto r = testing::run_rsclip(args);
+  EXPECT_EQ(r.exit_code, 0) << r.output;  // unknown keys and bad values are errors
+  if (!fs::exists(testing::source_dir() / ".venv/bin/python"))
+    GTEST_SKIP() << "no .venv: open_clip_train not available";
+  const auto help = testing::run_command(testing::shell_quote((testing::source_dir() / ".venv/bin/python").string()) +
+                                         " -m open_clip_train.main --help");
+  for (const auto& f : flags) {
+    EXPECT_TRUE(std::regex_search(help.output, std::regex(f + "([^a-z0-9-]|$)")))
+        << f << " is not an open_clip_train flag";
+  }
 }
 
 // Every shipped training preset loads and validates.

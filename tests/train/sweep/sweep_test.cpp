@@ -276,13 +276,23 @@ metrics: [zeroshot/synth/top1, retrieval/synth/mR]
     EXPECT_EQ(row.at("status"), "failed") << v;
     EXPECT_NE(row.at("error").find("/nonexistent/weights.safetensors"), std::string::npos) << row.at("error");
   }
-  // mean/std over the seeds of each group.
-  const auto mean = csv_row(csv, "full", "mean"), std_row = csv_row(csv, "full", "std");
+  // One row kind per file: results.csv holds the 6 runs only, results_seeds.csv the groups.
+  const auto runs = read_csv(csv);
+  EXPECT_EQ(runs.size(), 7u) << read_file(csv);
+  for (std::size_t i = 1; i < runs.size(); ++i) {
+    EXPECT_TRUE(runs[i][1] == "finished" || runs[i][1] == "failed") << runs[i][0] << " " << runs[i][1];
+  }
+  const fs::path seeds = sweep / "results_seeds.csv";
+  EXPECT_EQ(read_csv(seeds).size(), 4u) << read_file(seeds);
+  const auto full = csv_row(seeds, "full");
   const double a = std::stod(csv_row(csv, "full_seed=0").at("final_loss"));
   const double b = std::stod(csv_row(csv, "full_seed=1").at("final_loss"));
-  EXPECT_NEAR(std::stod(mean.at("final_loss")), (a + b) / 2, 1e-9);
-  EXPECT_NEAR(std::stod(std_row.at("final_loss")), std::abs(a - b) / std::sqrt(2.0), 1e-9);
-  EXPECT_TRUE(csv_row(csv, "broken", "mean").at("final_loss").empty());
+  EXPECT_NEAR(std::stod(full.at("final_loss_mean")), (a + b) / 2, 1e-9);
+  EXPECT_NEAR(std::stod(full.at("final_loss_std")), std::abs(a - b) / std::sqrt(2.0), 1e-9);
+  EXPECT_EQ(full.at("seeds"), "2");
+  EXPECT_EQ(full.at("finished"), "2");
+  EXPECT_TRUE(csv_row(seeds, "broken").at("final_loss_mean").empty());
+  EXPECT_EQ(csv_row(seeds, "broken").at("finished"), "0");
 
   const std::string md = read_file(sweep / "results.md");
   EXPECT_NE(md.find("## Mean ± std over seeds"), std::string::npos) << md;
