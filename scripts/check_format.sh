@@ -8,7 +8,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 FORMAT=${CLANG_FORMAT:-clang-format}
 command -v "$FORMAT" >/dev/null || { echo "clang-format not found (apt-get install clang-format)" >&2; exit 1; }
-mapfile -t files < <(git ls-files '*.cpp' '*.h' ':!:third_party/*' 2>/dev/null || find core data models train tests -name '*.cpp' -o -name '*.h')
+# Tracked and new (untracked, not ignored) files: what the next commit holds.
+mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.cpp' '*.h' ':!:third_party/*' 2>/dev/null || find core data models train tests -name '*.cpp' -o -name '*.h')
 if [ "${1:-}" = --fix ]; then
   "$FORMAT" -i --style=file "${files[@]}"
   exit 0

@@ -76,7 +76,8 @@ std::string resolve_model_name(const std::string& name) {
     repo.resize(at);
   }
   if (repo.find('/') == std::string::npos || repo.empty()) {
-    throw Error("'" + name + "' is not a hub name", "model", "write hf-hub:ORG/NAME, e.g. hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K");
+    throw Error("'" + name + "' is not a hub name", "model",
+                "write hf-hub:ORG/NAME, e.g. hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K");
   }
   const fs::path dir = hub_snapshot(repo, revision);
   if (!fs::exists(dir / "open_clip_config.json")) {

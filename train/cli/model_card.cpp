@@ -71,7 +71,8 @@ std::vector<Result> results_of(const Json& r) {
   std::vector<Result> out;
   if (r.contains("zeroshot")) {
     for (const auto& [name, v] : r["zeroshot"].items()) {
-      out.push_back({"zero-shot-image-classification", name, "accuracy", "top-1 accuracy (%)", v["top1"].get<double>()});
+      out.push_back(
+          {"zero-shot-image-classification", name, "accuracy", "top-1 accuracy (%)", v["top1"].get<double>()});
     }
   }
   if (r.contains("retrieval")) {
@@ -91,7 +92,8 @@ std::string model_card(const ModelCardInputs& in) {
   const RunFacts run = read_run(in.checkpoint);
   const auto results = results_of(run.results);
   const std::string architecture = run.architecture.empty() ? in.architecture : run.architecture;
-  std::string s = "---\nlibrary_name: open_clip\nlicense: " + q(in.license) + "\npipeline_tag: zero-shot-image-classification\n";
+  std::string s =
+      "---\nlibrary_name: open_clip\nlicense: " + q(in.license) + "\npipeline_tag: zero-shot-image-classification\n";
   s += "tags:\n- clip\n- open_clip\n- rsclip\n- remote-sensing\n";
   if (in.peft_method != "full") s += "- peft\n- " + q(in.peft_method) + "\n";
   if (!results.empty()) {
@@ -103,8 +105,7 @@ std::string model_card(const ModelCardInputs& in) {
     }
   }
   s += "---\n\n# " + in.name + "\n\n";
-  s += fmt::format("A {} CLIP model fine-tuned with rsclip for remote-sensing image–text tasks.\n\n",
-                   architecture);
+  s += fmt::format("A {} CLIP model fine-tuned with rsclip for remote-sensing image–text tasks.\n\n", architecture);
   s += "| | |\n|---|---|\n";
   s += "| architecture | `" + architecture + "` |\n";
   if (!run.base.empty()) s += "| base weights | `" + run.base + "` |\n";
@@ -113,15 +114,18 @@ std::string model_card(const ModelCardInputs& in) {
                    count(in.trainable_params), count(in.total_params));
   if (!run.data.empty()) s += "| training data | `" + run.data + "` |\n";
   if (run.step >= 0) s += fmt::format("| training | {} steps, {} samples |\n", run.step, run.samples);
-  s += "\n## Use\n\n```python\nimport open_clip\nmodel, _, preprocess = open_clip.create_model_and_transforms(\"hf-hub:ORG/" +
+  s += "\n## Use\n\n```python\nimport open_clip\nmodel, _, preprocess = "
+       "open_clip.create_model_and_transforms(\"hf-hub:ORG/" +
        in.name + "\")\ntokenizer = open_clip.get_tokenizer(\"hf-hub:ORG/" + in.name + "\")\n```\n\n";
   if (in.adapter) {
     s += "The weights are the base model's; the trained " + in.peft_method +
          " adapter is in `adapter.safetensors`, which rsclip applies (`rsclip encode --checkpoint DIR`).\n\n";
   }
   if (!results.empty()) {
-    s += fmt::format("## Evaluation (step {})\n\n| task | dataset | metric | value |\n|---|---|---|---:|\n", run.eval_step);
-    for (const auto& r : results) s += fmt::format("| {} | {} | {} | {:.2f} |\n", r.task, r.dataset, r.metric_name, r.value);
+    s += fmt::format("## Evaluation (step {})\n\n| task | dataset | metric | value |\n|---|---|---|---:|\n",
+                     run.eval_step);
+    for (const auto& r : results)
+      s += fmt::format("| {} | {} | {} | {:.2f} |\n", r.task, r.dataset, r.metric_name, r.value);
     s += "\n";
   }
   if (!run.config_yaml.empty()) s += "## Training config\n\n```yaml\n" + run.config_yaml + "```\n";

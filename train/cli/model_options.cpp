@@ -19,11 +19,13 @@ void resolve_model_options(std::string& model, std::string& checkpoint, const Pr
   model = models::resolve_model_name(model);
   checkpoint = models::resolve_model_name(checkpoint);
   if (p.tag.empty()) {
-    if (!p.dir.empty()) throw Error("--pretrained-dir without --pretrained", "--pretrained-dir", "name a tag with --pretrained");
+    if (!p.dir.empty())
+      throw Error("--pretrained-dir without --pretrained", "--pretrained-dir", "name a tag with --pretrained");
     return;
   }
   if (!checkpoint.empty()) throw Error("--pretrained and --checkpoint both give weights", "--pretrained", "keep one");
-  if (model.empty()) throw Error("--pretrained needs --model", "--pretrained", "e.g. --model ViT-B-32 --pretrained openai");
+  if (model.empty())
+    throw Error("--pretrained needs --model", "--pretrained", "e.g. --model ViT-B-32 --pretrained openai");
   const auto w = models::resolve_pretrained(model, p.tag, p.dir);
   log::info("weights: {}", w.description);
   model = w.model;

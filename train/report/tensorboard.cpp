@@ -1,6 +1,5 @@
 #include "train/report/tensorboard.h"
 
-#include <isa-l/crc.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -9,6 +8,7 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <isa-l/crc.h>
 
 #include "core/base/error.h"
 
@@ -24,7 +24,9 @@ void varint(std::string& out, std::uint64_t v) {
   }
   out.push_back(static_cast<char>(v));
 }
-void key(std::string& out, int field, int wire_type) { varint(out, static_cast<std::uint64_t>(field << 3 | wire_type)); }
+void key(std::string& out, int field, int wire_type) {
+  varint(out, static_cast<std::uint64_t>(field << 3 | wire_type));
+}
 void bytes_field(std::string& out, int field, const std::string& bytes) {
   key(out, field, 2);
   varint(out, bytes.size());
@@ -74,15 +76,14 @@ bool local_file_system(const fs::path& dir) {
     case 0x517B:      // SMB
     case 0x65735546:  // FUSE (sshfs, s3fs, gcsfuse, ...)
       return false;
-    default:
-      return true;
+    default: return true;
   }
 }
 
 std::uint32_t tfrecord_masked_crc(const void* data, std::size_t size) {
-  const auto crc = ::crc32_iscsi(static_cast<unsigned char*>(const_cast<void*>(data)), static_cast<int>(size),
-                                 0xFFFFFFFFu) ^
-                   0xFFFFFFFFu;
+  const auto crc =
+      ::crc32_iscsi(static_cast<unsigned char*>(const_cast<void*>(data)), static_cast<int>(size), 0xFFFFFFFFu) ^
+      0xFFFFFFFFu;
   return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
 }
 

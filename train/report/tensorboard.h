@@ -13,8 +13,9 @@
 // `tensorboard --logdir runs` shows every run.
 #pragma once
 
-#include <cstdint>
 #include <cstdio>
+
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <utility>

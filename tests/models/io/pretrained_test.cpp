@@ -83,10 +83,10 @@ TEST(HubCache, FoundAsHuggingFaceHubFindsIt) {
 TEST(HubCache, HubNamesResolveToTheSnapshotOfTheRevision) {
   const auto cache = testing::scratch_dir() / "hub";
   EnvVar hub("HF_HUB_CACHE", cache.string());
-  const auto main = hub_entry(cache, "models--rs--tiny", "aaaa1111",
-                              {"open_clip_config.json", "open_clip_model.safetensors"});
-  const auto v2 = hub_entry(cache, "models--rs--tiny", "bbbb2222", {"open_clip_config.json", "open_clip_pytorch_model.bin"},
-                            "v2");
+  const auto main =
+      hub_entry(cache, "models--rs--tiny", "aaaa1111", {"open_clip_config.json", "open_clip_model.safetensors"});
+  const auto v2 =
+      hub_entry(cache, "models--rs--tiny", "bbbb2222", {"open_clip_config.json", "open_clip_pytorch_model.bin"}, "v2");
   EXPECT_EQ(resolve_model_name("hf-hub:rs/tiny"), main.string());
   EXPECT_EQ(resolve_model_name("hf-hub:rs/tiny@v2"), v2.string());
   EXPECT_EQ(resolve_model_name("hf-hub:rs/tiny@bbbb2222"), v2.string());  // a commit

@@ -14,6 +14,9 @@
 
 #include "core/base/atomic_file.h"
 #include "core/io/safetensors.h"
+#include "models/clip/clip.h"
+#include "models/clip/load_state.h"
+#include "models/clip/model_config.h"
 #include "tests/reference/test_support.h"
 #include "train/report/run_dir.h"
 
@@ -44,13 +47,13 @@ class Ecosystem : public ::testing::Test {
   testing::CommandResult train(const std::string& name, const std::vector<std::string>& sets) {
     std::vector<std::string> args = {"train", "--config",
                                      (testing::source_dir() / "configs/train/tiny_cpu.yaml").string()};
-    std::vector<std::string> all = {"output_dir=" + (work_ / "runs").string(), "name=" + name,
-                                    "data.shards=" + (work_ / "data/train/synth-train-0000.tar").string(),
-                                    "logging.progress=off",
-                                    "eval.zeroshot=[{name: scenes, path: " + (work_ / "data/test/imagefolder").string() +
-                                        "}]",
-                                    "eval.retrieval=[{name: captions, path: " +
-                                        (work_ / "data/test/captions.json").string() + "}]"};
+    std::vector<std::string> all = {
+        "output_dir=" + (work_ / "runs").string(),
+        "name=" + name,
+        "data.shards=" + (work_ / "data/train/synth-train-0000.tar").string(),
+        "logging.progress=off",
+        "eval.zeroshot=[{name: scenes, path: " + (work_ / "data/test/imagefolder").string() + "}]",
+        "eval.retrieval=[{name: captions, path: " + (work_ / "data/test/captions.json").string() + "}]"};
     all.insert(all.end(), sets.begin(), sets.end());
     for (const auto& s : all) args.insert(args.end(), {"--set", s});
     return run_rsclip(args);
@@ -61,8 +64,14 @@ class Ecosystem : public ::testing::Test {
     inputs.insert("pixels", torch::randn({3, 3, 32, 32}));
     inputs.insert("tokens", torch::randint(1, 49000, {3, 77}, torch::kLong));
     save_safetensors(work_ / "inputs.safetensors", inputs);
-    std::vector<std::string> args = {"encode", "--pixels", (work_ / "inputs.safetensors").string(), "--tokens",
-                                     (work_ / "inputs.safetensors").string(), "--device", "cpu", "--out",
+    std::vector<std::string> args = {"encode",
+                                     "--pixels",
+                                     (work_ / "inputs.safetensors").string(),
+                                     "--tokens",
+                                     (work_ / "inputs.safetensors").string(),
+                                     "--device",
+                                     "cpu",
+                                     "--out",
                                      (work_ / out).string()};
     args.insert(args.end(), model_args.begin(), model_args.end());
     const auto r = run_rsclip(args);
@@ -121,21 +130,23 @@ TEST_F(Ecosystem, TensorBoardHoldsEveryScalarOnceAfterAResumedRun) {
   ASSERT_TRUE(tb["texts"].contains("config")) << tb["texts"].dump();
   EXPECT_NE(tb["texts"]["config"].back()[1].get<std::string>().find("ViT-tiny-test"), std::string::npos);
   std::string listing;
-  for (const auto& [tag, points] : tb["scalars"].items()) listing += "  " + tag + " (" + std::to_string(points.size()) + ")\n";
+  for (const auto& [tag, points] : tb["scalars"].items())
+    listing += "  " + tag + " (" + std::to_string(points.size()) + ")\n";
   std::printf("TensorBoard scalars read back:\n%s", listing.c_str());
 }
 
 TEST_F(Ecosystem, ExportWithItsCardLoadsByItsHubNameInRsclipAndOpenClip) {
-  auto r = train("lora", {"peft.method=lora", "schedule.max_steps=3", "checkpoint.every_steps=3", "eval.every_steps=3"});
+  auto r =
+      train("lora", {"peft.method=lora", "schedule.max_steps=3", "checkpoint.every_steps=3", "eval.every_steps=3"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const fs::path ckpt = work_ / "runs/lora/checkpoints/step_00000003", out = work_ / "tiny-rs-lora";
   r = run_rsclip({"export", "--checkpoint", ckpt.string(), "--out", out.string(), "--license", "mit"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(r.output.find("trainable parameters"), std::string::npos) << "export printed the PEFT table:\n"
-                                                                      << r.output;
+  EXPECT_EQ(r.output.find("trainable parameters"), std::string::npos) << "export printed the PEFT table:\n" << r.output;
   const std::string card = read_file(out / "README.md");
   EXPECT_EQ(card.rfind("---\nlibrary_name: open_clip\n", 0), 0u) << card;
-  for (const char* s : {"| architecture | `ViT-tiny-test` |", "| PEFT method | lora |", "| training | 3 steps", "```yaml", "synth-train-0000.tar"}) {
+  for (const char* s : {"| architecture | `ViT-tiny-test` |", "| PEFT method | lora |", "| training | 3 steps",
+                        "```yaml", "synth-train-0000.tar"}) {
     EXPECT_NE(card.find(s), std::string::npos) << s << "\n" << card;
   }
   std::printf("%s", card.substr(0, card.find("## Training config")).c_str());
@@ -177,7 +188,8 @@ TEST_F(Ecosystem, ExportWithItsCardLoadsByItsHubNameInRsclipAndOpenClip) {
   EXPECT_NE(std::find(tags.begin(), tags.end(), "lora"), tags.end()) << tags.dump();
   const auto eval = json::parse(read_file(work_ / "runs/lora/eval/step_00000003.json"));
   std::map<std::string, double> found;
-  for (const auto& res : parsed["results"]) found[res["dataset"].get<std::string>() + " " + res["metric"].get<std::string>()] = res["value"];
+  for (const auto& res : parsed["results"])
+    found[res["dataset"].get<std::string>() + " " + res["metric"].get<std::string>()] = res["value"];
   EXPECT_DOUBLE_EQ(found.at("scenes top-1 accuracy (%)"), eval["zeroshot"]["scenes"]["top1"].get<double>());
   EXPECT_DOUBLE_EQ(found.at("captions mean recall"), eval["retrieval"]["captions"]["mR"].get<double>());
   // open_clip loads the hub name offline (strict=True) and computes rsclip's features.
@@ -185,8 +197,9 @@ TEST_F(Ecosystem, ExportWithItsCardLoadsByItsHubNameInRsclipAndOpenClip) {
   for (const auto& e : fs::recursive_directory_iterator(work_ / "data/test/imagefolder")) {
     if (e.is_regular_file() && images.size() < 2) images.push_back(e.path().string());
   }
-  std::vector<std::string> check = {"--dir", out.string(), "--hub", "rsclip-test/tiny-rs-lora", "--rsclip",
-                                    testing::rsclip_binary().string(), "--images"};
+  std::vector<std::string> check = {
+      "--dir",   out.string(), "--hub", "rsclip-test/tiny-rs-lora", "--rsclip", testing::rsclip_binary().string(),
+      "--images"};
   check.insert(check.end(), images.begin(), images.end());
   check.insert(check.end(), {"--texts", "a harbour with boats", "farmland"});
   const auto loaded = testing::run_python("scripts/reference/check_export.py", check);
@@ -199,19 +212,48 @@ TEST_F(Ecosystem, ExportWithItsCardLoadsByItsHubNameInRsclipAndOpenClip) {
 TEST(PretrainedTags, MissingWeightsSayWhereRsclipLookedAndHowToFetchThem) {
   const auto work = testing::scratch_dir();
   ::setenv("HF_HUB_CACHE", (work / "hub").c_str(), 1);
-  const auto r = run_rsclip({"encode", "--model", "ViT-B-32", "--pretrained", "laion2b_s34b_b79k",
-                             "--pretrained-dir", (work / "weights").string(), "--tokens", "t.safetensors", "--out",
+  const auto r = run_rsclip({"encode", "--model", "ViT-B-32", "--pretrained", "laion2b_s34b_b79k", "--pretrained-dir",
+                             (work / "weights").string(), "--tokens", "t.safetensors", "--out",
                              (work / "out.safetensors").string()});
   ::unsetenv("HF_HUB_CACHE");
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  for (const std::string& s : std::vector<std::string>{"no weights for ViT-B-32 pretrained laion2b_s34b_b79k", "looked in",
-                              (work / "weights").string(), (work / "hub/models--laion--CLIP-ViT-B-32-laion2B-s34B-b79K").string(),
-                              "huggingface-cli download laion/CLIP-ViT-B-32-laion2B-s34B-b79K"}) {
+  for (const std::string& s : std::vector<std::string>{
+           "no weights for ViT-B-32 pretrained laion2b_s34b_b79k", "looked in", (work / "weights").string(),
+           (work / "hub/models--laion--CLIP-ViT-B-32-laion2B-s34B-b79K").string(),
+           "huggingface-cli download laion/CLIP-ViT-B-32-laion2B-s34B-b79K"}) {
     EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
   }
   const auto list = run_rsclip({"info", "--list"});
   EXPECT_NE(list.output.find("ViT-B-32  pretrained: "), std::string::npos) << list.output;
   EXPECT_NE(list.output.find("georsclip"), std::string::npos) << list.output;
+}
+
+// GeoRSCLIP's release by its tag: `--model ViT-B-32 --pretrained georsclip` finds
+// RS5M_ViT-B-32.pt in --pretrained-dir and builds the QuickGELU model it was fine-tuned as.
+TEST(PretrainedTags, GeoRsclipReleaseByTagIsTheQuickGeluModelOfItsFile) {
+  const auto work = testing::scratch_dir();
+  torch::manual_seed(3);
+  models::CLIP model(models::load_model_config("ViT-B-32-quickgelu"));
+  fs::create_directories(work / "weights");
+  const fs::path release = work / "weights/RS5M_ViT-B-32.pt";  // rsclip reads weights by content
+  save_safetensors(release, models::model_state_dict(*model));
+  StateDict inputs;
+  inputs.insert("tokens", torch::randint(1, 49000, {2, 77}, torch::kLong));
+  save_safetensors(work / "tokens.safetensors", inputs);
+  auto encode = [&](std::vector<std::string> args, const std::string& out) {
+    args.insert(args.begin(), {"encode", "--tokens", (work / "tokens.safetensors").string(), "--device", "cpu", "--out",
+                               (work / out).string()});
+    const auto r = run_rsclip(args);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return r.exit_code == 0 ? load_safetensors(work / out)["text_features"] : torch::Tensor();
+  };
+  const auto by_tag = encode(
+      {"--model", "ViT-B-32", "--pretrained", "georsclip", "--pretrained-dir", (work / "weights").string()}, "a");
+  const auto by_file = encode({"--model", "ViT-B-32-quickgelu", "--checkpoint", release.string()}, "b");
+  const auto as_gelu = encode({"--model", "ViT-B-32", "--checkpoint", release.string()}, "c");
+  ASSERT_TRUE(by_tag.defined() && by_file.defined() && as_gelu.defined());
+  EXPECT_TRUE(testing::same_bytes(by_tag, by_file));
+  EXPECT_FALSE(torch::allclose(by_tag, as_gelu));  // the activation matters
 }
 
 }  // namespace

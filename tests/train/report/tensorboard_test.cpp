@@ -77,10 +77,8 @@ TEST(TensorBoard, MetricsRecordsBecomeTags) {
                                                           {"data_wait", 0.1},
                                                           {"eval/zeroshot/aid/top1", 50.0},
                                                           {"note", "text"}});
-  const std::vector<std::pair<std::string, double>> want = {{"train/clip_loss", 1.5},
-                                                            {"train/data_wait", 0.1},
-                                                            {"eval/zeroshot/aid/top1", 50.0},
-                                                            {"train/loss", 2.0}};
+  const std::vector<std::pair<std::string, double>> want = {
+      {"train/clip_loss", 1.5}, {"train/data_wait", 0.1}, {"eval/zeroshot/aid/top1", 50.0}, {"train/loss", 2.0}};
   EXPECT_EQ(scalars, want);
 }
 
