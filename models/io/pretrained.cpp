@@ -91,6 +91,16 @@ std::string resolve_model_name(const std::string& name) {
               fetch_hint(repo, kHubWeights[0]));
 }
 
+ModelSource resolve_model_source(const std::string& model, const std::string& weights, const std::string& tag,
+                                 const fs::path& pretrained_dir, const std::string& tag_key,
+                                 const std::string& weights_key) {
+  ModelSource s{resolve_model_name(model), resolve_model_name(weights), ""};
+  if (tag.empty()) return s;
+  if (!weights.empty()) throw Error(tag_key + " and " + weights_key + " both give the weights", tag_key, "keep one");
+  const auto w = resolve_pretrained(s.model, tag, pretrained_dir);
+  return {w.model, w.weights.string(), w.description};
+}
+
 std::vector<std::string> pretrained_tags(const std::string& model) {
   std::vector<std::string> tags;
   if (table().contains(model)) {

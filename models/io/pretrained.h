@@ -35,6 +35,18 @@ struct PretrainedWeights {
 PretrainedWeights resolve_pretrained(const std::string& model, const std::string& tag,
                                      const std::filesystem::path& pretrained_dir);
 
+// What a user named as architecture and weights, resolved: hub and local-dir names in both,
+// then the pretrained `tag` of `model` (if any) from `pretrained_dir` as the weights, with the
+// architecture it needs. `tag_key` and `weights_key` are the options as the user wrote them
+// (--pretrained / init.pretrained, --checkpoint / init.checkpoint): giving both is an error.
+struct ModelSource {
+  std::string model, weights;
+  std::string description;  // the pretrained weights, for the log; empty without a tag
+};
+ModelSource resolve_model_source(const std::string& model, const std::string& weights, const std::string& tag,
+                                 const std::filesystem::path& pretrained_dir, const std::string& tag_key,
+                                 const std::string& weights_key);
+
 // The tags of `model` in the table (empty when it has none).
 std::vector<std::string> pretrained_tags(const std::string& model);
 

@@ -16,20 +16,16 @@ void add_pretrained_options(CLI::App& cmd, PretrainedOptions& p) {
 }
 
 void resolve_model_options(std::string& model, std::string& checkpoint, const PretrainedOptions& p) {
-  model = models::resolve_model_name(model);
-  checkpoint = models::resolve_model_name(checkpoint);
-  if (p.tag.empty()) {
-    if (!p.dir.empty())
-      throw Error("--pretrained-dir without --pretrained", "--pretrained-dir", "name a tag with --pretrained");
-    return;
+  if (p.tag.empty() && !p.dir.empty()) {
+    throw Error("--pretrained-dir without --pretrained", "--pretrained-dir", "name a tag with --pretrained");
   }
-  if (!checkpoint.empty()) throw Error("--pretrained and --checkpoint both give weights", "--pretrained", "keep one");
-  if (model.empty())
+  if (!p.tag.empty() && checkpoint.empty() && model.empty()) {
     throw Error("--pretrained needs --model", "--pretrained", "e.g. --model ViT-B-32 --pretrained openai");
-  const auto w = models::resolve_pretrained(model, p.tag, p.dir);
-  log::info("weights: {}", w.description);
-  model = w.model;
-  checkpoint = w.weights.string();
+  }
+  const auto s = models::resolve_model_source(model, checkpoint, p.tag, p.dir, "--pretrained", "--checkpoint");
+  if (!s.description.empty()) log::info("weights: {}", s.description);
+  model = s.model;
+  checkpoint = s.weights;
 }
 
 }  // namespace rsclip::cli

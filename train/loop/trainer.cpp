@@ -196,19 +196,11 @@ void Trainer::build() {
 // --model), local-dir:PATH, init.checkpoint likewise, or init.pretrained TAG
 // (models/io/pretrained.h).
 std::pair<std::string, std::string> Trainer::initial_weights() const {
-  std::string model = models::resolve_model_name(cfg_.model.name);
-  std::string weights = models::resolve_model_name(cfg_.init.checkpoint);
-  if (weights.empty() && cfg_.model.name.rfind("hf-hub:", 0) == 0) weights = model;
-  if (!cfg_.init.pretrained.empty()) {
-    if (!cfg_.init.checkpoint.empty()) {
-      throw Error("init.pretrained and init.checkpoint both give the initial weights", "init.pretrained", "keep one");
-    }
-    const auto w = models::resolve_pretrained(model, cfg_.init.pretrained, cfg_.init.pretrained_dir);
-    model = w.model;
-    weights = w.weights.string();
-  }
-  if (primary() && weights != cfg_.init.checkpoint) log::info("initial weights: {} ({})", weights, model);
-  return {model, weights};
+  auto s = models::resolve_model_source(cfg_.model.name, cfg_.init.checkpoint, cfg_.init.pretrained,
+                                        cfg_.init.pretrained_dir, "init.pretrained", "init.checkpoint");
+  if (s.weights.empty() && cfg_.model.name.rfind("hf-hub:", 0) == 0) s.weights = s.model;
+  if (primary() && s.weights != cfg_.init.checkpoint) log::info("initial weights: {} ({})", s.weights, s.model);
+  return {s.model, s.weights};
 }
 
 // The model with its initial weights, PEFT method and frozen parameters, on the device;
